@@ -1,0 +1,286 @@
+"""Stack configuration: every `cutover:*` object as a pydantic model, validated once.
+
+This is the only place pydantic is used. `load_config` turns the raw values the
+engine hands us (JSON strings, exactly as the CLI passes them) into frozen models,
+or raises `CutoverConfigError` whose message names the full key path, e.g.
+`cutover:services.web.strategy.steps: steps must increase and end at 100`.
+No pulumi import here: the program calls this before registering anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from enum import Enum
+from typing import Any, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+CONFIG_NAMESPACE = "cutover"
+CONFIG_KEYS = ("network", "dns", "services", "kubernetes")
+
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+# Docker tag grammar: what ECS and Kubernetes accept after the colon.
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+# ALB listener rule priorities are 1..50000; we keep 1..49999 for services.
+RULE_PRIORITY_SPAN = 49_999
+
+
+class CutoverConfigError(ValueError):
+    """Configuration that cannot be deployed; the message names the key and the problem."""
+
+
+class ConfigProblem(ValueError):
+    """Raised inside cross-field validators to blame one field of the model being checked."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class Platform(str, Enum):
+    AWS = "aws"
+    KUBERNETES = "kubernetes"
+
+
+class Router(str, Enum):
+    ALB = "alb"
+    ROUTE53 = "route53"
+    SERVICE = "service"
+    GATEWAY = "gateway"
+    NGINX = "nginx"
+
+
+class StrategyKind(str, Enum):
+    CANARY = "canary"
+    BLUE_GREEN = "blue-green"
+    RED_BLACK = "red-black"
+    ROLLING = "rolling"
+
+
+ROUTERS_BY_PLATFORM = {
+    Platform.AWS: (Router.ALB, Router.ROUTE53),
+    Platform.KUBERNETES: (Router.SERVICE, Router.GATEWAY, Router.NGINX),
+}
+DEFAULT_ROUTER = {Platform.AWS: Router.ALB, Platform.KUBERNETES: Router.GATEWAY}
+# A router that can only point at one color cannot split traffic; a weighted
+# record pair needs two colors, so it cannot host a one-color rolling update.
+UNSUPPORTED = {
+    (Router.SERVICE, StrategyKind.CANARY): "the service router switches one color at a time and cannot split traffic: use router gateway or nginx",
+    (Router.ROUTE53, StrategyKind.ROLLING): "rolling keeps a single color, but a weighted record pair needs two: use router alb",
+}
+
+
+class NetworkConfig(_Model):
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-zA-Z]+$", description="VPC the ALBs and tasks live in")
+    public_subnet_ids: list[str] = Field(min_length=2, description="subnets of the ALB(s), two AZs at least")
+    private_subnet_ids: list[str] = Field(min_length=2, description="subnets of the ECS tasks")
+    certificate_arn: str | None = Field(
+        default=None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate: HTTPS listener + HTTP redirect"
+    )
+    test_listener_port: int = Field(
+        default=8443, ge=1, le=65535, description="port of the ALB listener that reaches blue-green candidates"
+    )
+
+    @model_validator(mode="after")
+    def _test_port_is_free(self) -> "NetworkConfig":
+        if self.test_listener_port in (80, 443):
+            raise ConfigProblem("testListenerPort", "80 and 443 carry production traffic; pick another port")
+        return self
+
+
+class DnsConfig(_Model):
+    zone_id: str = Field(min_length=1, description="Route53 hosted zone id")
+    domain: str = Field(pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", description="domain of the zone")
+    ttl: int = Field(default=60, ge=1, le=60, description="TTL of weighted records; low so weights take effect")
+
+
+class GatewayRef(_Model):
+    name: str
+    namespace: str
+
+
+class KubernetesConfig(_Model):
+    namespace: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    version: str = Field(default="1.32", pattern=r"^1\.\d+$", description="Kubernetes version manifests target")
+    gateway: GatewayRef | None = None
+    ingress_class: str = "nginx"
+    host_suffix: str | None = Field(default=None, description="services answer on <service>.<hostSuffix>")
+
+
+class PrometheusConfig(_Model):
+    url: str = Field(pattern=r"^https?://")
+    error_rate_query: str | None = None
+    latency_query: str | None = None
+
+
+class AnalysisConfig(_Model):
+    max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_latency_ms: float | None = Field(default=None, gt=0)
+    min_requests: int = Field(default=100, ge=0)
+    alarms: list[str] = Field(default_factory=list)
+    max_inconclusive_runs: int = Field(default=3, ge=1)
+    prometheus: PrometheusConfig | None = None
+
+
+class StrategyConfig(_Model):
+    kind: StrategyKind
+    steps: list[int] | None = None
+    bake_minutes: int = Field(default=5, ge=0)
+    scale_down_delay_minutes: int = Field(default=30, ge=0)
+    max_surge: str = Field(default="25%", pattern=r"^(\d+|\d{1,3}%)$")
+    analysis: AnalysisConfig | None = None
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_increase_to_100(cls, steps: list[int] | None) -> list[int] | None:
+        if steps is None:
+            return steps
+        if not steps or any(not 0 < s <= 100 for s in steps):
+            raise ValueError("steps are percentages between 1 and 100")
+        if any(b <= a for a, b in zip(steps, steps[1:])) or steps[-1] != 100:
+            raise ValueError("steps must increase and end at 100")
+        return steps
+
+    @model_validator(mode="after")
+    def _steps_match_kind(self) -> "StrategyConfig":
+        if self.kind is StrategyKind.CANARY and self.steps is None:
+            raise ConfigProblem("steps", "a canary needs steps, e.g. [10, 50, 100]")
+        if self.kind is not StrategyKind.CANARY and self.steps is not None:
+            raise ConfigProblem("steps", f"only canary takes steps; {self.kind.value} switches all at once")
+        return self
+
+
+class ServiceConfig(_Model):
+    image: str = Field(min_length=1, pattern=r"^[^:@\s]+(:\d+/[^:@\s]+)?$", description="image without tag")
+    version: str = Field(pattern=IMAGE_TAG.pattern, description="image tag; changing it starts a rollout")
+    port: int = Field(ge=1, le=65535)
+    replicas: int = Field(ge=1, le=100)
+    health_check_path: str = Field(default="/", pattern=r"^/")
+    platform: Platform = Platform.AWS
+    router: Router | None = None
+    strategy: StrategyConfig
+    approve: str | None = None
+    abort: str | None = None
+    host: str | None = Field(default=None, description="host header routed to this service")
+    path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
+    priority: int | None = Field(default=None, ge=1, le=RULE_PRIORITY_SPAN)
+    cpu: int = Field(default=256, ge=256)
+    memory: int = Field(default=512, ge=512)
+    environment: dict[str, str] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(
+        default_factory=dict, description="env var -> Secrets Manager / SSM parameter ARN (AWS) or secret:key (k8s)"
+    )
+
+    @property
+    def effective_router(self) -> Router:
+        return self.router or DEFAULT_ROUTER[self.platform]
+
+    @model_validator(mode="after")
+    def _router_fits(self) -> "ServiceConfig":
+        router = self.effective_router
+        allowed = ROUTERS_BY_PLATFORM[self.platform]
+        if router not in allowed:
+            names = ", ".join(r.value for r in allowed)
+            raise ConfigProblem("router", f"{router.value} is not a {self.platform.value} router (use one of: {names})")
+        why = UNSUPPORTED.get((router, self.strategy.kind))
+        if why:
+            raise ConfigProblem("router", f"{router.value} cannot run a {self.strategy.kind.value} rollout: {why}")
+        if self.host and self.path_prefix:
+            raise ConfigProblem("pathPrefix", "route by host or by pathPrefix, not both")
+        clash = set(self.environment) & set(self.secrets)
+        if clash:
+            raise ConfigProblem("secrets", f"{sorted(clash)} set both as plain environment and as secret")
+        return self
+
+
+class CutoverConfig(_Model):
+    network: NetworkConfig | None = None
+    dns: DnsConfig | None = None
+    services: dict[str, ServiceConfig] = Field(min_length=1)
+    kubernetes: KubernetesConfig | None = None
+
+    @field_validator("services")
+    @classmethod
+    def _names_are_dns_labels(cls, services: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
+        for name in services:
+            if not SERVICE_NAME.match(name):
+                raise ConfigProblem(name, "service names are [a-z][a-z0-9-]*, at most 24 characters")
+        return services
+
+    @model_validator(mode="after")
+    def _platform_settings_present(self) -> "CutoverConfig":
+        for name, svc in self.services.items():
+            if svc.effective_router is Router.ROUTE53 and self.dns is None:
+                raise ConfigProblem(f"services.{name}.router", "route53 needs cutover:dns (zoneId, domain)")
+            if svc.platform is Platform.KUBERNETES and self.kubernetes is None:
+                raise ConfigProblem(f"services.{name}.platform", "kubernetes needs cutover:kubernetes (namespace)")
+            if svc.effective_router is Router.GATEWAY and (self.kubernetes is None or self.kubernetes.gateway is None):
+                raise ConfigProblem(f"services.{name}.router", "gateway needs cutover:kubernetes.gateway (name, namespace)")
+        seen: dict[int, str] = {}
+        for name in sorted(self.services):
+            if self.services[name].effective_router is not Router.ALB:
+                continue
+            priority = self.rule_priority(name)
+            if priority in seen:
+                raise ConfigProblem(
+                    f"services.{name}.priority", f"listener rule priority {priority} is also {seen[priority]}'s: set another"
+                )
+            seen[priority] = name
+        return self
+
+    def rule_priority(self, name: str) -> int:
+        """Listener rule priority of an ALB service: explicit, or a stable hash of its name.
+
+        A hash (not the position in the list) keeps every other service's rule
+        untouched when a service is added or removed.
+        """
+        explicit = self.services[name].priority
+        return explicit if explicit is not None else 1 + zlib.crc32(name.encode()) % RULE_PRIORITY_SPAN
+
+
+def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
+    """Validate raw config values keyed by their short name (`services`, `network`, ...).
+
+    Values may be JSON strings (as the engine passes objects) or already-parsed objects.
+    """
+    parsed: dict[str, Any] = {}
+    for key in CONFIG_KEYS:
+        value = raw.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise CutoverConfigError(f"{CONFIG_NAMESPACE}:{key}: not a valid object ({err.msg})") from None
+        parsed[key] = value
+    if "services" not in parsed:
+        raise CutoverConfigError(f"{CONFIG_NAMESPACE}:services: required; list at least one service")
+    try:
+        return CutoverConfig.model_validate(parsed)
+    except ValidationError as err:
+        raise CutoverConfigError("\n".join(_describe(e) for e in err.errors())) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = [str(part) for part in error["loc"]]
+    cause = error.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigProblem):
+        loc.append(cause.field)
+        message = str(cause)
+    elif error["type"] == "extra_forbidden":
+        message = "unknown key"
+    else:
+        message = error["msg"].removeprefix("Value error, ")
+    if error["type"] in ("string_pattern_mismatch", "enum", "literal_error") and "input" in error:
+        message = f"{message} (got {error['input']!r})"
+    return f"{CONFIG_NAMESPACE}:{'.'.join(loc)}: {message}"

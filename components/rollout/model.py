@@ -1,0 +1,165 @@
+"""The rollout's vocabulary: colors, phases, weights, step plans and the state one run hands the next.
+
+Pure: no pulumi, no boto3. Everything here is a frozen value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Mapping
+
+from components.gates.model import GateResult
+
+
+class Color(str, Enum):
+    BLUE = "blue"
+    GREEN = "green"
+
+    def other(self) -> "Color":
+        return Color.GREEN if self is Color.BLUE else Color.BLUE
+
+
+class Phase(str, Enum):
+    STABLE = "stable"
+    PROGRESSING = "progressing"
+    PAUSED = "paused"
+    ABORTED = "aborted"
+
+
+class InvalidWeights(ValueError):
+    """Weights that a router must never receive."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Percent of production traffic per color: integers 0..100 that sum to 100."""
+
+    blue: int
+    green: int
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(w, int) and 0 <= w <= 100 for w in (self.blue, self.green)):
+            raise InvalidWeights(f"weights must be integers 0..100, got {self.blue}/{self.green}")
+        if self.blue + self.green != 100:
+            raise InvalidWeights(f"weights must sum to 100, got {self.blue}/{self.green}")
+
+    @classmethod
+    def split(cls, candidate: "Color", candidate_percent: int) -> "Weights":
+        """`split(GREEN, 10)` is blue 90 / green 10."""
+        other = 100 - candidate_percent
+        return cls(blue=other, green=candidate_percent) if candidate is Color.GREEN else cls(candidate_percent, other)
+
+    @classmethod
+    def all_on(cls, color: "Color") -> "Weights":
+        return cls.split(color, 100)
+
+    def of(self, color: Color) -> int:
+        return self.blue if color is Color.BLUE else self.green
+
+    def label(self) -> str:
+        return f"{self.blue}/{self.green}"
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """How a strategy moves traffic: the data the machine follows, so it never branches on names.
+
+    `candidate_percents[i]` is the candidate's share after step i; reaching 100 promotes.
+    `pause_at` holds the steps that wait for `approve` before the next one.
+    `in_place` strategies (rolling) keep one color and let the platform replace tasks.
+    """
+
+    candidate_percents: tuple[int, ...]
+    pause_at: frozenset[int] = frozenset()
+    in_place: bool = False
+
+    def __post_init__(self) -> None:
+        percents = self.candidate_percents
+        if not percents or percents[-1] != 100 or any(b <= a for a, b in zip(percents, percents[1:])):
+            raise ValueError(f"a step plan must increase and end at 100, got {percents}")
+
+    @property
+    def last_step(self) -> int:
+        return len(self.candidate_percents) - 1
+
+
+def plan_for(kind: str, steps: list[int] | None = None) -> StepPlan:
+    """Step plan of a strategy kind.
+
+    >>> plan_for("canary", [10, 50, 100]).candidate_percents
+    (10, 50, 100)
+    >>> plan_for("blue-green").candidate_percents, plan_for("blue-green").pause_at
+    ((0, 100), frozenset({0}))
+    """
+    if kind == "canary":
+        return StepPlan(tuple(steps or ()))
+    if kind == "blue-green":
+        # Step 0 deploys the candidate behind the test listener at 0 % and waits for approval.
+        return StepPlan((0, 100), pause_at=frozenset({0}))
+    if kind == "red-black":
+        return StepPlan((100,))
+    if kind == "rolling":
+        return StepPlan((100,), in_place=True)
+    raise ValueError(f"unknown strategy kind {kind!r}")
+
+
+@dataclass(frozen=True)
+class RolloutSpec:
+    """What the user asked for one service, reduced to what the machine needs."""
+
+    version: str
+    replicas: int
+    plan: StepPlan
+    bake: timedelta = timedelta(0)
+    scale_down_delay: timedelta = timedelta(minutes=30)
+    approve: str | None = None
+    abort: str | None = None
+    max_inconclusive_runs: int = 3
+
+
+@dataclass(frozen=True)
+class Shift:
+    """The last change of weights and the verdict that justified it (recorded on the router)."""
+
+    before: Weights | None
+    after: Weights
+    cause: str
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    """Where one service's rollout stands after a run; exported, and read back by the next run."""
+
+    phase: Phase
+    stable_color: Color
+    stable_version: str
+    candidate_version: str | None
+    step: int | None
+    weights: Weights
+    step_started_at: datetime
+    versions: Mapping[Color, str]
+    replicas: Mapping[Color, int]
+    scale_down_at: datetime | None = None
+    inconclusive_runs: int = 0
+    reason: str = ""
+    gate: GateResult | None = None
+    last_shift: Shift | None = None
+    strategy: str = "canary"
+
+    @property
+    def candidate_color(self) -> Color:
+        return self.stable_color.other()
+
+    @property
+    def in_flight(self) -> bool:
+        """A candidate is deployed on its color and may still gain traffic."""
+        return (
+            self.candidate_version is not None
+            and self.phase in (Phase.PROGRESSING, Phase.PAUSED)
+            and self.versions.get(self.candidate_color) == self.candidate_version
+        )
+
+    def with_(self, **changes: object) -> "RolloutState":
+        return replace(self, **changes)
