@@ -26,6 +26,8 @@ SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # ALB listener rule priorities are 1..50000; we keep 1..49999 for services.
 RULE_PRIORITY_SPAN = 49_999
+DEFAULT_TEST_LISTENER_PORT = 8443
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 class CutoverConfigError(ValueError):
@@ -87,13 +89,20 @@ class NetworkConfig(_Model):
         default=None, pattern=r"^arn:aws[a-z-]*:acm:", description="ACM certificate: HTTPS listener + HTTP redirect"
     )
     test_listener_port: int = Field(
-        default=8443, ge=1, le=65535, description="port of the ALB listener that reaches blue-green candidates"
+        default=DEFAULT_TEST_LISTENER_PORT, ge=1, le=65535, description="port of the ALB listener that reaches blue-green candidates"
+    )
+
+    test_listener_cidrs: list[str] = Field(
+        default_factory=lambda: list(PRIVATE_RANGES),
+        description="who may reach the test listener; private ranges by default, never the internet",
     )
 
     @model_validator(mode="after")
-    def _test_port_is_free(self) -> "NetworkConfig":
+    def _test_listener_is_private(self) -> "NetworkConfig":
         if self.test_listener_port in (80, 443):
             raise ConfigProblem("testListenerPort", "80 and 443 carry production traffic; pick another port")
+        if any(cidr in ("0.0.0.0/0", "::/0") for cidr in self.test_listener_cidrs):
+            raise ConfigProblem("testListenerCidrs", "previews of unverified versions must not be open to the internet")
         return self
 
 

@@ -156,6 +156,8 @@ def _shift_out(shift: Shift | None) -> dict[str, Any] | None:
         "from": _weights_out(shift.before) if shift.before else None,
         "to": _weights_out(shift.after),
         "cause": shift.cause,
+        "verdict": shift.verdict,
+        "step": shift.step,
     }
 
 
@@ -164,7 +166,10 @@ def _shift(raw: Any) -> Shift | None:
         return None
     try:
         before = _weights(raw["from"], "lastShift.from") if raw.get("from") else None
-        return Shift(before, _weights(raw.get("to"), "lastShift.to"), str(raw.get("cause") or ""))
+        return Shift(
+            before, _weights(raw.get("to"), "lastShift.to"), str(raw.get("cause") or ""), str(raw.get("verdict") or "none"),
+            _optional_int(raw.get("step"), "lastShift.step"),
+        )
     except CorruptState:
         return None
 

@@ -119,7 +119,7 @@ def _enter_step(state: RolloutState, spec: RolloutSpec, step: int, now: datetime
         step_started_at=now,
         inconclusive_runs=0,
         reason=f"{reason}; waiting for approve: {state.candidate_version}" if waits else reason,
-        last_shift=_shift(state, weights, cause),
+        last_shift=_shift(state, weights, cause, step),
     )
 
 
@@ -203,7 +203,15 @@ def _settle(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutSta
     )
 
 
-def _shift(state: RolloutState, weights: Weights, cause: str) -> Shift:
+def _shift(state: RolloutState, weights: Weights, cause: str, step: int | None = None) -> Shift:
+    """Record a change of weights and what justified it; a hold keeps the last record (no write)."""
     if state.weights == weights and state.last_shift is not None:
         return state.last_shift
-    return Shift(state.weights, weights, cause)
+    if cause == "advance":
+        verdict = state.gate.verdict.value if state.gate else "none"
+    elif cause == "start":
+        # The candidate's first traffic is ordered after its service reports ready in this run.
+        verdict = "ready"
+    else:
+        verdict = "none"
+    return Shift(state.weights, weights, cause, verdict, step)

@@ -58,6 +58,12 @@ class Weights:
     def of(self, color: Color) -> int:
         return self.blue if color is Color.BLUE else self.green
 
+    def of_name(self, color: str) -> int:
+        return self.of(Color(color))
+
+    def as_dict(self) -> dict[str, int]:
+        return {"blue": self.blue, "green": self.green}
+
     def label(self) -> str:
         return f"{self.blue}/{self.green}"
 
@@ -126,6 +132,8 @@ class Shift:
     before: Weights | None
     after: Weights
     cause: str
+    verdict: str = "none"
+    step: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,14 @@
+"""Reading applied outputs: the engine hands nested values back as typed objects or as plain
+dicts (camelCase) depending on the provider and SDK path, so read either."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def field_of(value: Any, snake: str, camel: str | None = None) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value.get(camel or snake, value.get(snake))
+    return getattr(value, snake, None)

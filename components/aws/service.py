@@ -1,0 +1,253 @@
+"""One service on AWS: twin ECS colors behind its target groups and its router (ALB rule or Route53 records)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
+from components.aws.platform import AwsPlatform
+from components.aws.twin_service import TwinService, TwinServiceArgs
+from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
+from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
+from components.rollout.model import Weights
+
+LOG_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class AwsServiceArgs:
+    service: str
+    """Service name."""
+    image: str
+    port: int
+    health_check_path: str
+    router: str
+    """`alb` (a rule on the shared ALB) or `route53` (an ALB per color, weighted records)."""
+    colors: tuple[str, ...]
+    """Colors that exist: both for two-color strategies, the stable one for rolling."""
+    versions: dict[str, str]
+    """Color -> image tag."""
+    replicas: dict[str, int]
+    """Color -> desired tasks."""
+    weights: Weights
+    """Production weights this run applies."""
+    candidate_color: str
+    """The color a preview reaches."""
+    first_deploy: bool
+    """No previous state: services wait for the router (AWS attaches a target group to an ECS service only once a listener forwards to it)."""
+    gaining: tuple[str, ...]
+    """Colors whose weight rises this run: the router waits for their ECS services to be steady."""
+    platform: AwsPlatform
+    region: str
+    routing_host: str | None = None
+    routing_path_prefix: str | None = None
+    priority: int = 1
+    preview: bool = False
+    """Route the test listener to the candidate color (blue-green)."""
+    test_listener_port: int | None = None
+    """Port of the shared ALB's test listener."""
+    certificate_arn: str | None = None
+    dns_zone_id: str | None = None
+    dns_ttl: int = 60
+    cpu: int = 256
+    memory: int = 512
+    environment: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    decision: dict[str, str] = field(default_factory=dict)
+
+
+class AwsService(pulumi.ComponentResource):
+    """Builds both colors and the router of one service from the rollout's next state."""
+
+    applied_weights: pulumi.Output[dict]
+    """Weights read back from the router's applied outputs."""
+    endpoints: pulumi.Output[dict]
+    """How to reach and inspect the service: url, previewUrl, targetGroupArns, loadBalancerArn, listenerRuleArn, ecsServices."""
+
+    def __init__(self, name: str, args: AwsServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:aws:AwsService", name, None, opts)
+        self._args = args
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS, opts=self._child)
+        self._target_groups = {color: self._create_target_group(name, color) for color in args.colors}
+        if args.router == "route53":
+            self._build_route53(name)
+        else:
+            self._build_alb(name)
+        self.register_outputs({"applied_weights": self.applied_weights, "endpoints": self.endpoints})
+
+    def _build_alb(self, name: str) -> None:
+        args = self._args
+        balancer = args.platform.load_balancer
+        security_group = self._create_task_security_group(name, [balancer.security_group_id])
+        tg_arns = {color: tg.arn for color, tg in self._target_groups.items()}
+        services: dict[str, TwinService] = {}
+        rule_deps: list[pulumi.Resource] = []
+        if not args.first_deploy:
+            services = self._create_colors(name, security_group, depends_on=[])
+            rule_deps = [services[c] for c in args.gaining if c in services]
+        rule = WeightedListenerRule(
+            f"{name}-route",
+            WeightedListenerRuleArgs(
+                listener_arn=balancer.production_listener_arn,
+                priority=args.priority,
+                target_group_arns=tg_arns,
+                weights=args.weights,
+                host=args.routing_host,
+                path_prefix=args.routing_path_prefix,
+                decision=args.decision,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=rule_deps),
+        )
+        if args.first_deploy:
+            services = self._create_colors(name, security_group, depends_on=[rule])
+        preview_url = None
+        if args.preview and args.candidate_color in tg_arns:
+            aws.lb.ListenerRule(
+                f"{name}-preview",
+                listener_arn=balancer.test_listener_arn,
+                priority=args.priority,
+                conditions=[routing_condition(args.routing_host, args.routing_path_prefix)],
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg_arns[args.candidate_color])],
+                opts=self._child,
+            )
+            preview_url = self._url(balancer, balancer.dns_name, port=args.test_listener_port)
+        self.applied_weights = rule.applied_weights
+        self.endpoints = self._endpoints(
+            url=self._url(balancer, balancer.dns_name),
+            preview_url=preview_url,
+            load_balancer_arns={"shared": balancer.arn},
+            listener_rule_arn=rule.rule_arn,
+            services=services,
+        )
+
+    def _build_route53(self, name: str) -> None:
+        args = self._args
+        balancers = {
+            color: LoadBalancer(
+                f"{name}-{color}",
+                LoadBalancerArgs(
+                    vpc_id=args.platform.network.vpc_id,
+                    subnet_ids=args.platform.network.public_subnet_ids,
+                    certificate_arn=args.certificate_arn,
+                    default_target_group_arn=self._target_groups[color].arn,
+                    tags={"cutover:service": args.service, "cutover:color": color},
+                ),
+                self._child,
+            )
+            for color in args.colors
+        }
+        security_group = self._create_task_security_group(name, [b.security_group_id for b in balancers.values()])
+        # Each color's listener already forwards to its target group, so its ECS service may attach.
+        services = {
+            color: self._create_color(name, color, security_group, depends_on=[balancers[color]]) for color in args.colors
+        }
+        records = WeightedRecords(
+            f"{name}-dns",
+            WeightedRecordsArgs(
+                zone_id=args.dns_zone_id,
+                record_name=args.routing_host,
+                targets={color: balancer.dns_name for color, balancer in balancers.items()},
+                weights=args.weights,
+                ttl=args.dns_ttl,
+                decision=args.decision,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in args.gaining if c in services]),
+        )
+        candidate = balancers.get(args.candidate_color)
+        scheme = "https" if args.certificate_arn else "http"
+        self.applied_weights = records.applied_weights
+        self.endpoints = self._endpoints(
+            url=pulumi.Output.from_input(f"{scheme}://{args.routing_host}"),
+            preview_url=candidate.dns_name.apply(lambda dns: f"{scheme}://{dns}") if candidate and args.preview else None,
+            load_balancer_arns={color: balancer.arn for color, balancer in balancers.items()},
+            listener_rule_arn=None,
+            services=services,
+            decision_parameter=records.decision_parameter,
+        )
+
+    def _create_target_group(self, name: str, color: str) -> aws.lb.TargetGroup:
+        args = self._args
+        return aws.lb.TargetGroup(
+            f"{name}-{color}-tg",
+            port=args.port,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.platform.network.vpc_id,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                path=args.health_check_path, matcher="200-399", interval=10, healthy_threshold=2, unhealthy_threshold=3, timeout=5
+            ),
+            # Long enough for in-flight requests to finish, short enough that a step is not slowed by 5 minutes (the default).
+            deregistration_delay=30,
+            tags={"cutover:service": args.service, "cutover:color": color},
+            opts=self._child,
+        )
+
+    def _create_task_security_group(self, name: str, source_groups: list[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
+        return aws.ec2.SecurityGroup(
+            f"{name}-tasks-sg",
+            vpc_id=self._args.platform.network.vpc_id,
+            description=f"{self._args.service} tasks: traffic from the load balancer only",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=self._args.port, to_port=self._args.port, security_groups=source_groups
+                )
+            ],
+            egress=[aws.ec2.SecurityGroupEgressArgs(protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"])],
+            tags={"cutover:service": self._args.service, "cutover:role": "tasks"},
+            opts=self._child,
+        )
+
+    def _create_colors(self, name: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> dict[str, TwinService]:
+        return {color: self._create_color(name, color, security_group, depends_on) for color in self._args.colors}
+
+    def _create_color(self, name: str, color: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> TwinService:
+        args = self._args
+        return TwinService(
+            f"{name}-{color}",
+            TwinServiceArgs(
+                service=args.service,
+                color=color,
+                image=args.image,
+                version=args.versions[color],
+                port=args.port,
+                desired_count=args.replicas[color],
+                cluster_arn=args.platform.cluster_arn,
+                target_group_arn=self._target_groups[color].arn,
+                subnet_ids=args.platform.network.private_subnet_ids,
+                security_group_id=security_group.id,
+                execution_role_arn=args.platform.execution_role_arn,
+                log_group_name=self._log_group.name,
+                region=args.region,
+                cpu=args.cpu,
+                memory=args.memory,
+                environment=args.environment,
+                secrets=args.secrets,
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+
+    def _url(self, balancer: LoadBalancer, dns_name: pulumi.Output[str], port: int | None = None) -> pulumi.Output[str]:
+        args = self._args
+        suffix = f":{port}" if port else ""
+        if args.routing_host:
+            return pulumi.Output.from_input(f"{balancer.scheme}://{args.routing_host}{suffix}")
+        path = (args.routing_path_prefix or "/").rstrip("/") + "/"
+        return dns_name.apply(lambda dns: f"{balancer.scheme}://{dns}{suffix}{path}")
+
+    def _endpoints(self, url, preview_url, load_balancer_arns, listener_rule_arn, services, decision_parameter=None) -> pulumi.Output[dict]:
+        return pulumi.Output.from_input(
+            {
+                "url": url,
+                "previewUrl": preview_url,
+                "targetGroupArns": {color: tg.arn for color, tg in self._target_groups.items()},
+                "loadBalancerArns": load_balancer_arns,
+                "listenerRuleArn": listener_rule_arn,
+                "ecsServices": {color: svc.service_name for color, svc in services.items()},
+                "logGroup": self._log_group.name,
+                "decisionParameter": decision_parameter,
+            }
+        )

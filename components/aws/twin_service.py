@@ -1,0 +1,121 @@
+"""One color of a service: its task definition and ECS service, registered into the color's target group."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+
+@dataclass(frozen=True)
+class TwinServiceArgs:
+    service: str
+    """Service name (container name too)."""
+    color: str
+    """`blue` or `green`."""
+    image: str
+    """Image without tag."""
+    version: str
+    """Image tag this color runs."""
+    port: int
+    """Container port the target group sends traffic to."""
+    desired_count: int
+    """Tasks to run; 0 keeps the color's resources but no tasks (scaled down, not deleted)."""
+    cluster_arn: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    execution_role_arn: pulumi.Input[str]
+    log_group_name: pulumi.Input[str]
+    region: str
+    cpu: int = 256
+    memory: int = 512
+    environment: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Env var -> Secrets Manager / SSM ARN, resolved by ECS at start (never plaintext)."""
+
+
+class TwinService(pulumi.ComponentResource):
+    """A color's ECS service. Updating `version` registers a new task definition revision and
+    ECS replaces tasks in place (min healthy 100 %, max 200 %, circuit breaker rolls back);
+    the ECS service and its target group are never replaced."""
+
+    service_name: pulumi.Output[str]
+    """Physical ECS service name (autonamed)."""
+    service_arn: pulumi.Output[str]
+    """ECS service id/ARN."""
+    task_definition_arn: pulumi.Output[str]
+    """Task definition revision this color runs."""
+
+    def __init__(self, name: str, args: TwinServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:aws:TwinService", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = {"cutover:service": args.service, "cutover:color": args.color}
+        task = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{pulumi.get_stack()}-{args.service}-{args.color}",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            cpu=str(args.cpu),
+            memory=str(args.memory),
+            execution_role_arn=args.execution_role_arn,
+            container_definitions=pulumi.Output.from_input(args.log_group_name).apply(lambda group: self._containers(args, group)),
+            tags={**labels, "cutover:version": args.version},
+            opts=child,
+        )
+        service = aws.ecs.Service(
+            f"{name}-svc",
+            cluster=args.cluster_arn,
+            launch_type="FARGATE",
+            task_definition=task.arn,
+            desired_count=args.desired_count,
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(target_group_arn=args.target_group_arn, container_name=args.service, container_port=args.port)
+            ],
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            health_check_grace_period_seconds=60,
+            # The update returns only when the new tasks are steady, so a router that
+            # depends on this service moves traffic only onto a ready color.
+            wait_for_steady_state=True,
+            propagate_tags="SERVICE",
+            tags={**labels, "cutover:version": args.version},
+            opts=child,
+        )
+        self.service_name = service.name
+        self.service_arn = service.id
+        self.task_definition_arn = task.arn
+        self.register_outputs(
+            {"service_name": self.service_name, "service_arn": self.service_arn, "task_definition_arn": self.task_definition_arn}
+        )
+
+    @staticmethod
+    def _containers(args: TwinServiceArgs, log_group: str) -> str:
+        return json.dumps(
+            [
+                {
+                    "name": args.service,
+                    "image": f"{args.image}:{args.version}",
+                    "essential": True,
+                    "privileged": False,
+                    "portMappings": [{"containerPort": args.port, "protocol": "tcp"}],
+                    "environment": [{"name": k, "value": v} for k, v in sorted(args.environment.items())],
+                    "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(args.secrets.items())],
+                    "logConfiguration": {
+                        "logDriver": "awslogs",
+                        "options": {
+                            "awslogs-group": log_group,
+                            "awslogs-region": args.region,
+                            "awslogs-stream-prefix": args.color,
+                        },
+                    },
+                }
+            ],
+            sort_keys=True,
+        )

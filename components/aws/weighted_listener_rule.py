@@ -1,0 +1,88 @@
+"""A service's listener rule: the one resource that carries its production weights on a shared ALB."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.applied import field_of
+from components.rollout.model import Weights
+
+
+@dataclass(frozen=True)
+class WeightedListenerRuleArgs:
+    listener_arn: pulumi.Input[str]
+    """Production listener of the shared ALB."""
+    priority: int
+    """Rule priority; stable per service so adding a service touches no other rule."""
+    target_group_arns: dict[str, pulumi.Input[str]]
+    """Color -> target group ARN; both stay in the forward action (weight 0 keeps them attached)."""
+    weights: Weights
+    """Percent per color this run applies."""
+    host: str | None = None
+    """Match requests by host header ..."""
+    path_prefix: str | None = None
+    """... or by path prefix."""
+    decision: dict[str, str] = field(default_factory=dict)
+    """Decision record (tags) of the last weight change, read by policies and people."""
+
+
+class WeightedListenerRule(pulumi.ComponentResource):
+    """Weights live on the rule, so a step is one ModifyRule call on this service alone."""
+
+    rule_arn: pulumi.Output[str]
+    """ARN of the listener rule."""
+    applied_weights: pulumi.Output[dict]
+    """Weights read back from the rule's applied forward action: {"blue": int, "green": int}."""
+
+    def __init__(self, name: str, args: WeightedListenerRuleArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:aws:WeightedListenerRule", name, None, opts)
+        colors = sorted(args.target_group_arns)
+        rule = aws.lb.ListenerRule(
+            f"{name}-rule",
+            listener_arn=args.listener_arn,
+            priority=args.priority,
+            conditions=[routing_condition(args.host, args.path_prefix)],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="forward",
+                    forward=aws.lb.ListenerRuleActionForwardArgs(
+                        target_groups=[
+                            aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=args.target_group_arns[c], weight=args.weights.of_name(c))
+                            for c in colors
+                        ],
+                        # Weighted canaries need each request to pick by weight, not stick to a color.
+                        stickiness=aws.lb.ListenerRuleActionForwardStickinessArgs(enabled=False, duration=1),
+                    ),
+                )
+            ],
+            tags=args.decision,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.rule_arn = rule.arn
+        self.applied_weights = pulumi.Output.all(rule.actions, *[args.target_group_arns[c] for c in colors]).apply(
+            lambda values: _weights_by_color(values[0], dict(zip(colors, values[1:])))
+        )
+        self.register_outputs({"rule_arn": self.rule_arn, "applied_weights": self.applied_weights})
+
+
+def routing_condition(host: str | None, path_prefix: str | None) -> aws.lb.ListenerRuleConditionArgs:
+    if host:
+        return aws.lb.ListenerRuleConditionArgs(host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[host]))
+    prefix = (path_prefix or "/").rstrip("/")
+    return aws.lb.ListenerRuleConditionArgs(
+        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[prefix or "/", f"{prefix}/*"])
+    )
+
+
+def _weights_by_color(actions, arn_to_color_by_color: dict[str, str]) -> dict[str, int]:
+    color_of = {arn: color for color, arn in arn_to_color_by_color.items()}
+    weights = {color: 0 for color in arn_to_color_by_color}
+    for action in actions or []:
+        for group in field_of(field_of(action, "forward"), "target_groups", "targetGroups") or []:
+            arn = field_of(group, "arn")
+            if arn in color_of:
+                weights[color_of[arn]] = int(field_of(group, "weight") or 0)
+    return weights

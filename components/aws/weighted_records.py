@@ -1,0 +1,70 @@
+"""Route53 weighted records: one per color, each pointing at that color's own load balancer."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.applied import field_of
+from components.rollout.model import Weights
+
+
+@dataclass(frozen=True)
+class WeightedRecordsArgs:
+    zone_id: str
+    """Hosted zone of the records."""
+    record_name: str
+    """Fully qualified name, e.g. web.example.com."""
+    targets: dict[str, pulumi.Input[str]]
+    """Color -> DNS name of that color's load balancer."""
+    weights: Weights
+    """Percent per color; Route53 reads 0..255, and all-zero would mean an equal split, so weights sum to 100."""
+    ttl: int = 60
+    """CNAME TTL: low, so resolvers pick up a new weight within a minute (alias records carry no TTL)."""
+    decision: dict[str, str] = field(default_factory=dict)
+    """Decision record, kept on an SSM parameter because records have no tags."""
+
+
+class WeightedRecords(pulumi.ComponentResource):
+    """Two weighted CNAMEs with set identifiers `blue` and `green`; a step is an UPSERT of their weights."""
+
+    fqdn: pulumi.Output[str]
+    """The record name clients resolve."""
+    applied_weights: pulumi.Output[dict]
+    """Weights read back from the applied records: {"blue": int, "green": int}."""
+    decision_parameter: pulumi.Output[str]
+    """Name of the SSM parameter holding the decision record."""
+
+    def __init__(self, name: str, args: WeightedRecordsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:aws:WeightedRecords", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        records = {}
+        for color in sorted(args.targets):
+            records[color] = aws.route53.Record(
+                f"{name}-{color}",
+                zone_id=args.zone_id,
+                name=args.record_name,
+                type="CNAME",
+                ttl=args.ttl,
+                records=[args.targets[color]],
+                set_identifier=color,
+                weighted_routing_policies=[aws.route53.RecordWeightedRoutingPolicyArgs(weight=args.weights.of_name(color))],
+                opts=child,
+            )
+        # A tag-only carrier for the decision record: updating it moves no traffic.
+        decision = aws.ssm.Parameter(
+            f"{name}-decision",
+            type="String",
+            value=json.dumps(args.decision, sort_keys=True),
+            tags=args.decision,
+            opts=child,
+        )
+        self.fqdn = pulumi.Output.from_input(args.record_name)
+        self.applied_weights = pulumi.Output.all(*[records[c].weighted_routing_policies for c in sorted(records)]).apply(
+            lambda policies: {c: int(field_of(p[0], "weight") if p else 0) for c, p in zip(sorted(records), policies)}
+        )
+        self.decision_parameter = decision.name
+        self.register_outputs({"fqdn": self.fqdn, "applied_weights": self.applied_weights, "decision_parameter": self.decision_parameter})

@@ -1,0 +1,144 @@
+"""Small helpers every rule module shares: type tokens, property access, settings, preview unknowns.
+
+Props reach validators as the analyzer builds them: camelCase keys, numbers as floats (protobuf
+`Struct`), maps and lists wrapped by `unknown_checking_proxy` (so they are `Mapping`/`Sequence`,
+not `dict`/`list`), and reading a value that is unknown during preview raises `UnknownValueError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Iterator
+
+from pulumi_policy import PolicyConfigSchema
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
+
+# Full type tokens (STYLE #9: match resources by their full token).
+ALB_LISTENER = "aws:lb/listener:Listener"
+ALB_LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+ALB_TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+ALB_LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+ECS_SERVICE = "aws:ecs/service:Service"
+ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROUTE53_RECORD = "aws:route53/record:Record"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+K8S_HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+K8S_SERVICE = "kubernetes:core/v1:Service"
+
+
+def is_map(value: Any) -> bool:
+    return isinstance(value, Mapping)
+
+
+def is_list(value: Any) -> bool:
+    """A JSON array (the proxy's `_ListProxy` is a `Sequence`, a `str` is not an array)."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+
+
+def dig(value: Any, *path: str | int) -> Any:
+    """`dig(props, "spec", "template", "spec")`: None as soon as a step is missing or of the wrong shape."""
+    for key in path:
+        if isinstance(key, int):
+            if not is_list(value) or key >= len(value):
+                return None
+        elif not is_map(value) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def items(value: Any) -> list[Any]:
+    """The elements of a JSON array, or [] when absent. Reading an unknown element raises."""
+    return [value[i] for i in range(len(value))] if is_list(value) else []
+
+
+def as_number(value: Any) -> float | None:
+    """Numbers arrive as floats, ints (mocks) or numeric strings (tags, annotations)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def fmt(number: float) -> str:
+    """90.0 -> "90" for messages."""
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def string_map(value: Any) -> dict[str, Any]:
+    """A tags/labels/annotations map as a plain dict (values may still be unknown sentinels)."""
+    if not is_map(value):
+        return {}
+    return {k: _raw(value, k) for k in value}
+
+
+def _raw(mapping: Any, key: str) -> Any:
+    """Read without raising: unknown sentinels come back as strings that callers compare against."""
+    try:
+        return mapping[key]
+    except UnknownValueError:
+        return UNKNOWN_STRING_VALUE
+
+
+class PreviewUnknowns:
+    """Collects preview-time unknowns so one unknown value skips one check, not the whole policy.
+
+    Use `with unknowns.guard():` around each check; after all checks, `unknowns.reraise()` raises
+    the first `UnknownValueError` so the analyzer records its advisory "can't run policy ... during
+    preview" note. Violations found on known values are reported first, so an unknown elsewhere
+    never turns a real problem into a pass.
+    """
+
+    def __init__(self, resource_name: str | None = None) -> None:
+        self._resource_name = resource_name
+        self.first: UnknownValueError | None = None
+
+    @contextlib.contextmanager
+    def guard(self, resource_name: str | None = None) -> Iterator[None]:
+        try:
+            yield
+        except UnknownValueError as error:
+            if self.first is None:
+                prefix = resource_name or self._resource_name
+                self.first = UnknownValueError(error.unknown_type_sentinel, [prefix, *error.props]) if prefix else error
+
+    def note(self, path: list[str], resource_name: str | None = None) -> None:
+        """Record a value that is missing for the same reason as an unknown (e.g. an output not yet known)."""
+        if self.first is None:
+            prefix = resource_name or self._resource_name
+            self.first = UnknownValueError(UNKNOWN_STRING_VALUE, [prefix, *path] if prefix else path)
+
+    def reraise(self) -> None:
+        if self.first is not None:
+            raise self.first
+
+
+def schema(**properties: dict[str, Any]) -> PolicyConfigSchema:
+    return PolicyConfigSchema(properties=dict(properties))
+
+
+def setting(args: Any, config_schema: PolicyConfigSchema, key: str) -> Any:
+    """A policy setting: the configured value, else the schema default (the CLI normally fills it in)."""
+    config = args.get_config() or {}
+    if key in config and config[key] is not None:
+        return config[key]
+    return config_schema.properties[key].get("default")
+
+
+PRODUCTION_SETTING = {
+    "type": "boolean",
+    "default": False,
+    "description": "True on production stacks: enables the production-only checks.",
+}

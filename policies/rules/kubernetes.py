@@ -1,0 +1,156 @@
+"""Kubernetes Deployments: ready before they take traffic, never below capacity while rolling, protected from drains."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from ._common import K8S_DEPLOYMENT, K8S_PDB, PreviewUnknowns, dig, is_map, items
+
+DEFAULT_NAMESPACE = "default"
+ZERO_UNAVAILABLE = {0, "0", "0%"}
+
+
+def _containers(props: Any) -> list[Any]:
+    return items(dig(props, "spec", "template", "spec", "containers"))
+
+
+def _container_name(container: Any, index: int) -> str:
+    name = dig(container, "name")
+    return f"'{name}'" if isinstance(name, str) else f"#{index}"
+
+
+def k8s_readiness_probes_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != K8S_DEPLOYMENT:
+        return
+    unknowns = PreviewUnknowns()
+    with unknowns.guard():
+        for i, container in enumerate(_containers(args.props)):
+            with unknowns.guard():
+                if not is_map(dig(container, "readinessProbe")):
+                    report_violation(
+                        f"Deployment '{args.name}': container {_container_name(container, i)} has no readinessProbe; "
+                        "without one a pod receives traffic as soon as it starts.", None)
+    unknowns.reraise()
+
+
+k8s_readiness_probes = ResourceValidationPolicy(
+    name="k8s-readiness-probes",
+    description="Every container of a Deployment has a readiness probe, so pods join Services and routes only "
+                "once they can serve.",
+    validate=k8s_readiness_probes_validator,
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+
+def k8s_rolling_update_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != K8S_DEPLOYMENT:
+        return
+    who = f"Deployment '{args.name}'"
+    unknowns = PreviewUnknowns()
+    with unknowns.guard():
+        strategy = dig(args.props, "spec", "strategy")
+        kind = dig(strategy, "type")
+        if kind not in (None, "RollingUpdate"):
+            report_violation(f"{who} uses strategy {kind!r}; use RollingUpdate with maxUnavailable 0.", None)
+            return
+        rolling = dig(strategy, "rollingUpdate")
+        if not is_map(rolling) or "maxUnavailable" not in rolling:
+            report_violation(f"{who} leaves spec.strategy.rollingUpdate.maxUnavailable unset (Kubernetes defaults to "
+                             "25%); set it to 0 explicitly.", None)
+            return
+        raw = rolling["maxUnavailable"]
+        value = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
+        if value not in ZERO_UNAVAILABLE:
+            report_violation(f"{who} has spec.strategy.rollingUpdate.maxUnavailable {raw!r}; it must be 0 so a "
+                             "rollout never removes a ready pod before its replacement is ready.", None)
+    unknowns.reraise()
+
+
+k8s_rolling_update = ResourceValidationPolicy(
+    name="k8s-rolling-update-zero-unavailable",
+    description="Deployments roll with strategy RollingUpdate and an explicit maxUnavailable of 0, so capacity "
+                "never drops during a rollout.",
+    validate=k8s_rolling_update_validator,
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+
+def k8s_resource_requests_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    if args.resource_type != K8S_DEPLOYMENT:
+        return
+    unknowns = PreviewUnknowns()
+    with unknowns.guard():
+        for i, container in enumerate(_containers(args.props)):
+            with unknowns.guard():
+                requests = dig(container, "resources", "requests")
+                missing = [r for r in ("cpu", "memory") if not is_map(requests) or requests.get(r) in (None, "")]
+                if missing:
+                    report_violation(
+                        f"Deployment '{args.name}': container {_container_name(container, i)} has no "
+                        f"{' or '.join(missing)} request; the scheduler can't reserve room for the new pods of a "
+                        "rollout.", None)
+    unknowns.reraise()
+
+
+k8s_resource_requests = ResourceValidationPolicy(
+    name="k8s-resource-requests",
+    description="Every container of a Deployment requests cpu and memory, so surge pods of a rollout are "
+                "scheduled onto nodes that can run them.",
+    validate=k8s_resource_requests_validator,
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+
+def _namespace(props: Any) -> str:
+    namespace = dig(props, "metadata", "namespace")
+    return namespace if isinstance(namespace, str) and namespace else DEFAULT_NAMESPACE
+
+
+def _plain_labels(value: Any) -> dict[str, Any]:
+    """Labels with every value read (so an unknown label raises, as it should)."""
+    return {k: value[k] for k in value} if is_map(value) else {}
+
+
+def k8s_pod_disruption_budget_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    unknowns = PreviewUnknowns()
+    budgets: list[tuple[str, dict[str, Any], str]] = []
+    for resource in args.resources:
+        if resource.resource_type == K8S_PDB:
+            with unknowns.guard(resource.name):
+                selector = _plain_labels(dig(resource.props, "spec", "selector", "matchLabels"))
+                if selector:
+                    budgets.append((_namespace(resource.props), selector, resource.name))
+    for resource in args.resources:
+        if resource.resource_type != K8S_DEPLOYMENT:
+            continue
+        with unknowns.guard(resource.name):
+            namespace = _namespace(resource.props)
+            labels = _plain_labels(dig(resource.props, "spec", "template", "metadata", "labels"))
+            covered = any(ns == namespace and all(labels.get(k) == v for k, v in selector.items())
+                          for ns, selector, _ in budgets)
+            if not covered:
+                report_violation(
+                    f"Deployment '{resource.name}' (namespace {namespace}) has no PodDisruptionBudget whose "
+                    "spec.selector.matchLabels select its pod template labels; a node drain could evict all of its "
+                    "pods at once.", resource.urn)
+    unknowns.reraise()
+
+
+k8s_pod_disruption_budget = StackValidationPolicy(
+    name="k8s-pod-disruption-budget",
+    description="Every Deployment's pods are selected by a PodDisruptionBudget in the same namespace (its "
+                "matchLabels are a subset of the pod template labels), so voluntary disruptions keep capacity.",
+    validate=k8s_pod_disruption_budget_validator,
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+POLICIES = [k8s_readiness_probes, k8s_rolling_update, k8s_resource_requests, k8s_pod_disruption_budget]

@@ -1,0 +1,255 @@
+"""Run the real program (`__main__.py`) under Pulumi's mock engine, one `pulumi up`/`preview` at a time.
+
+Each run gets its config exactly as the CLI passes it (JSON strings), the
+previous run's stack outputs through the program's self StackReference, and a
+clock. It records every registered resource with its inputs, so successive
+runs can be compared the way the engine's diff would: created, updated,
+replaced, deleted. Uses two SDK internals (pinned pulumi): `settings.ROOT`
+reset between runs and `_sync_await` to drive a run to completion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import runpy
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import pulumi
+from pulumi.runtime import settings
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROGRAM = PROJECT_ROOT / "__main__.py"
+PROJECT = "cutover"
+ORGANIZATION = "organization"
+ACCOUNT = "123456789012"
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+# Properties whose change makes the provider replace the resource (from the
+# pulumi-aws / Kubernetes schemas' force-new fields). "*" = immutable resource.
+REPLACE_ON: dict[str, tuple[str, ...]] = {
+    "aws:lb/targetGroup:TargetGroup": ("name", "namePrefix", "port", "protocol", "vpcId", "targetType", "protocolVersion"),
+    "aws:lb/loadBalancer:LoadBalancer": ("name", "namePrefix", "internal", "loadBalancerType"),
+    "aws:lb/listener:Listener": ("loadBalancerArn",),
+    "aws:lb/listenerRule:ListenerRule": ("listenerArn",),
+    "aws:ecs/service:Service": ("name", "cluster", "launchType", "schedulingStrategy"),
+    "aws:ecs/cluster:Cluster": ("name",),
+    "aws:ecs/taskDefinition:TaskDefinition": ("*",),
+    "aws:route53/record:Record": ("name", "type", "zoneId", "setIdentifier"),
+    "aws:ec2/securityGroup:SecurityGroup": ("name", "namePrefix", "vpcId", "description"),
+    "aws:ssm/parameter:Parameter": ("name",),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "namePrefix"),
+    "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
+    "kubernetes:core/v1:Service": ("metadata.name", "metadata.namespace", "spec.clusterIP"),
+    "kubernetes:policy/v1:PodDisruptionBudget": ("metadata.name", "metadata.namespace", "spec.selector"),
+    "kubernetes:networking.k8s.io/v1:Ingress": ("metadata.name", "metadata.namespace"),
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ("metadata.name", "metadata.namespace"),
+}
+# Resource types that carry production traffic: the zero-downtime invariant forbids replacing them mid-rollout.
+TRAFFIC_CARRIERS = (
+    "aws:lb/targetGroup:TargetGroup",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "aws:lb/listener:Listener",
+    "aws:lb/listenerRule:ListenerRule",
+    "aws:ecs/service:Service",
+    "aws:route53/record:Record",
+    "kubernetes:apps/v1:Deployment",
+    "kubernetes:core/v1:Service",
+    "kubernetes:networking.k8s.io/v1:Ingress",
+    "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+)
+
+
+class UnexpectedInvoke(RuntimeError):
+    """The program called a provider function this harness does not know: add it deliberately."""
+
+
+class DuplicateResource(RuntimeError):
+    """Two resources with the same type and name: the real engine rejects this."""
+
+
+@dataclass(frozen=True)
+class RecordedResource:
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+    custom: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+@dataclass
+class RunResult:
+    outputs: dict[str, Any] = field(default_factory=dict)
+    resources: dict[str, RecordedResource] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def of_type(self, type_token: str) -> list[RecordedResource]:
+        return [r for r in self.resources.values() if r.type == type_token]
+
+    def named(self, type_token: str, name: str) -> RecordedResource:
+        return self.resources[f"{type_token}::{name}"]
+
+
+@dataclass(frozen=True)
+class Changes:
+    created: tuple[str, ...]
+    updated: tuple[str, ...]
+    replaced: tuple[str, ...]
+    deleted: tuple[str, ...]
+
+    def summary(self) -> str:
+        return f"+{len(self.created)} ~{len(self.updated)} +-{len(self.replaced)} -{len(self.deleted)}"
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Strict mocks: echo inputs as outputs plus the computed fields the program reads."""
+
+    def __init__(self, previous_outputs: Mapping[str, Any] | None, region: str):
+        self.previous_outputs = previous_outputs
+        self.region = region
+        self.resources: dict[str, RecordedResource] = {}
+        self.order: list[str] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            outputs = dict(self.previous_outputs or {})
+            return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": []}
+        key = f"{args.typ}::{args.name}"
+        if key in self.resources:
+            raise DuplicateResource(f"duplicate resource {key}")
+        outputs = {**args.inputs, **_computed(args.typ, args.name, args.inputs, self.region)}
+        self.resources[key] = RecordedResource(args.typ, args.name, dict(args.inputs), outputs, args.custom)
+        self.order.append(key)
+        return f"{args.name}-id", outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az3"]}
+        raise UnexpectedInvoke(f"unexpected invoke {args.token}")
+
+
+def stack_config(stack_file: Path) -> dict[str, Any]:
+    """The `config:` block of a Pulumi.<stack>.yaml, as plain values."""
+    import yaml
+
+    return dict((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {})
+
+
+def run_program(
+    config: Mapping[str, Any],
+    previous_outputs: Mapping[str, Any] | None,
+    *,
+    now: datetime,
+    stack: str = "dev",
+    preview: bool = False,
+    environment: Mapping[str, str] | None = None,
+) -> RunResult:
+    """One `pulumi up` (or `preview`) of `__main__.py` under the mock engine.
+
+    `config` maps full keys (`cutover:services`, `aws:region`) to plain values;
+    objects are passed as JSON strings, as the CLI does.
+    """
+    region = str(config.get("aws:region", "us-east-1"))
+    mocks = RecordingMocks(previous_outputs, region)
+    for key in [k for k in os.environ if k.startswith("PULUMI_CONFIG")]:
+        del os.environ[key]
+    pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION)
+    # set_mocks registers a root stack of its own; the run creates the real one, as the engine does.
+    settings.ROOT.set(None)
+    saved_env = {k: os.environ.get(k) for k in ["CUTOVER_NOW", *(environment or {})]}
+    os.environ["CUTOVER_NOW"] = now.isoformat()
+    os.environ.update(environment or {})
+    result = RunResult()
+    try:
+        stacks = []
+
+        def program() -> None:
+            stacks.append(settings.get_root_resource())  # the run's Stack lives in the run's own context
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+
+        _sync_await(run_in_stack(program))
+        raw = dict(stacks[0].outputs) if stacks and stacks[0] is not None else {}
+        result.outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in raw.items()}
+    except pulumi.RunError as err:
+        result.error = str(err)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        settings.ROOT.set(None)
+    result.resources = dict(mocks.resources)
+    result.order = list(mocks.order)
+    return result
+
+
+def diff(before: RunResult | None, after: RunResult) -> Changes:
+    """What the engine would do going from `before`'s resources to `after`'s."""
+    old = before.resources if before else {}
+    new = after.resources
+    created = tuple(k for k in new if k not in old)
+    deleted = tuple(k for k in old if k not in new)
+    updated, replaced = [], []
+    for key in new:
+        if key not in old or _comparable(old[key].inputs) == _comparable(new[key].inputs):
+            continue
+        if _forces_replacement(new[key].type, old[key].inputs, new[key].inputs):
+            replaced.append(key)
+        else:
+            updated.append(key)
+    return Changes(created, tuple(updated), tuple(replaced), deleted)
+
+
+def _forces_replacement(type_token: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    keys = REPLACE_ON.get(type_token, ())
+    if "*" in keys:
+        return True
+    return any(_dig(old, key) != _dig(new, key) for key in keys)
+
+
+def _dig(value: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return _comparable(value)
+
+
+def _comparable(value: Any) -> Any:
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
+
+
+def _computed(type_token: str, name: str, inputs: Mapping[str, Any], region: str) -> dict[str, Any]:
+    """Fields the provider computes: ARNs, DNS names, autonames (stable per logical name)."""
+    suffix = hashlib.sha1(name.encode()).hexdigest()[:7]
+    physical = inputs.get("name") or f"{name}-{suffix}"
+    module = type_token.split(":")[1].split("/")[0] if type_token.startswith("aws:") else ""
+    out: dict[str, Any] = {"name": physical, "arn": f"arn:aws:{module}:{region}:{ACCOUNT}:{name}/{suffix}"}
+    if type_token == "aws:lb/loadBalancer:LoadBalancer":
+        out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:loadbalancer/app/{physical[:32]}/{suffix}"
+        out["dnsName"] = f"{physical[:32]}-{suffix}.{region}.elb.amazonaws.com"
+        out["zoneId"] = "Z35SXDOTRQ7X7K"
+    elif type_token == "aws:lb/targetGroup:TargetGroup":
+        out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:targetgroup/{physical[:32]}/{suffix}"
+    elif type_token == "aws:lb/listener:Listener":
+        out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:listener/app/{name}/{suffix}"
+    elif type_token == "aws:lb/listenerRule:ListenerRule":
+        out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:listener-rule/app/{name}/{suffix}"
+    elif type_token == "aws:ecs/taskDefinition:TaskDefinition":
+        out["arn"] = f"arn:aws:ecs:{region}:{ACCOUNT}:task-definition/{inputs.get('family', name)}:1"
+    elif type_token.startswith("kubernetes:"):
+        metadata = dict(inputs.get("metadata") or {})
+        metadata.setdefault("name", f"{name}-{suffix}")
+        out = {"metadata": metadata}
+    return out

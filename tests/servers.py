@@ -1,0 +1,254 @@
+"""Real local servers for tests and the rehearsal: moto_server, Prometheus, and misbehaving endpoints.
+
+Every server listens on 127.0.0.1 on a free port, is waited for until it
+answers, and is stopped by its own PID (never by name). Nothing reaches the internet.
+
+    with moto_server() as url:            # or: url, stop = start_moto_server()
+        os.environ["AWS_ENDPOINT_URL"] = url
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable, Iterator
+
+LOCALHOST = "127.0.0.1"
+
+
+class ServerDidNotStart(RuntimeError):
+    """A server process exited or did not answer in time; the message carries its output."""
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the OS picks it)."""
+    with socket.socket() as s:
+        s.bind((LOCALHOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_until_answers(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
+    """Poll `url` until any HTTP answer (an error status counts: the server is up)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise ServerDidNotStart(f"{process.args[0]} exited with {process.returncode}: {_output(process)}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise ServerDidNotStart(f"{url} did not answer within {timeout:g} s") from None
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM to this process's PID, then SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    if process.stdout:
+        process.stdout.close()
+
+
+def _output(process: subprocess.Popen) -> str:
+    if process.stdout is None or process.poll() is None:
+        return ""
+    return process.stdout.read().decode(errors="replace")[-2000:]
+
+
+def start_moto_server() -> tuple[str, Callable[[], None]]:
+    """Start `moto_server` (from this interpreter's environment); returns (endpoint url, stop)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://{LOCALHOST}:{port}"
+    try:
+        wait_until_answers(f"{url}/moto-api/", process=process)
+    except ServerDidNotStart:
+        stop_process(process)
+        raise
+    return url, lambda: stop_process(process)
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    url, stop = start_moto_server()
+    try:
+        yield url
+    finally:
+        stop()
+
+
+def reset_moto(url: str) -> None:
+    """Forget every resource the server holds (between scenarios)."""
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=5).close()
+
+
+PROMETHEUS_MISSING = (
+    "the Prometheus server binary is missing: install the Debian package with "
+    "`apt-get install -y prometheus` (provides /usr/bin/prometheus)"
+)
+
+
+def prometheus_binary() -> str:
+    path = shutil.which("prometheus") or ("/usr/bin/prometheus" if os.path.exists("/usr/bin/prometheus") else None)
+    if path is None:
+        raise ServerDidNotStart(PROMETHEUS_MISSING)
+    return path
+
+
+def start_prometheus(scrape_targets: list[str], workdir: Path, scrape_interval: str = "1s") -> tuple[str, Callable[[], None]]:
+    """Start a real Prometheus scraping `scrape_targets` ("127.0.0.1:PORT") as job "exporter".
+
+    Returns (url, stop) once `/-/ready` answers 200. Its config and TSDB live in `workdir`.
+    """
+    binary = prometheus_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "prometheus.yml"
+    targets = ", ".join(f'"{t}"' for t in scrape_targets)
+    config.write_text(
+        "global:\n"
+        f"  scrape_interval: {scrape_interval}\n"
+        f"  evaluation_interval: {scrape_interval}\n"
+        "scrape_configs:\n"
+        "  - job_name: exporter\n"
+        f"    static_configs:\n      - targets: [{targets}]\n"
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address={LOCALHOST}:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://{LOCALHOST}:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            wait_until_answers(f"{url}/-/ready", timeout=max(0.1, deadline - time.monotonic()), process=process)
+            try:
+                with urllib.request.urlopen(f"{url}/-/ready", timeout=1):
+                    break  # 200: TSDB open, ready to serve queries
+            except (urllib.error.HTTPError, OSError):  # 503 while starting up
+                if time.monotonic() > deadline:
+                    raise ServerDidNotStart(f"prometheus at {url} not ready within 30 s") from None
+                time.sleep(0.1)
+    except ServerDidNotStart:
+        stop_process(process)
+        raise
+    return url, lambda: stop_process(process)
+
+
+class _QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base class signature
+        pass
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve `handler` on 127.0.0.1 in a thread; yields the base url."""
+    server = ThreadingHTTPServer((LOCALHOST, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{LOCALHOST}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def metrics_exporter(text: Callable[[], str]) -> contextlib.AbstractContextManager[str]:
+    """A /metrics endpoint serving Prometheus text format; `text()` is called per scrape."""
+
+    class Exporter(_QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            body = text().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    return http_server(Exporter)
+
+
+def closed_port_url() -> str:
+    """An endpoint that refuses connections (nothing listens there)."""
+    return f"http://{LOCALHOST}:{free_port()}"
+
+
+def _cbor_text(value: str) -> bytes:
+    data = value.encode()
+    assert len(data) < 256
+    return (bytes([0x60 + len(data)]) if len(data) < 24 else bytes([0x78, len(data)])) + data
+
+
+class _Throttling(_QuietHandler):
+    """Answers every AWS call with 400 ThrottlingException in the caller's protocol:
+    CBOR for CloudWatch (smithy-rpc-v2-cbor in botocore >= 1.40), JSON for JSON
+    protocols, XML for query (ELBv2) and rest-xml (Route53)."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        content_type = self.headers.get("Content-Type", "")
+        if "cbor" in content_type:
+            body = b"\xa2" + _cbor_text("__type") + _cbor_text("ThrottlingException") + _cbor_text("message") + _cbor_text("Rate exceeded")
+            headers = {"Content-Type": "application/cbor", "smithy-protocol": "rpc-v2-cbor"}
+        elif "json" in content_type:
+            body = b'{"__type":"ThrottlingException","message":"Rate exceeded"}'
+            headers = {"Content-Type": content_type}
+        else:
+            body = (
+                b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+                b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+            )
+            headers = {"Content-Type": "text/xml"}
+        self.send_response(400)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer  # noqa: N815
+
+
+def throttling_server() -> contextlib.AbstractContextManager[str]:
+    """An AWS endpoint that throttles every call."""
+    return http_server(_Throttling)
+
+
+@contextlib.contextmanager
+def hanging_server() -> Iterator[str]:
+    """An endpoint that accepts connections (the kernel completes them) and never answers."""
+    with socket.socket() as listener:
+        listener.bind((LOCALHOST, 0))
+        listener.listen(128)
+        yield f"http://{LOCALHOST}:{listener.getsockname()[1]}"
