@@ -214,6 +214,8 @@ class _Throttling(_QuietHandler):
     CBOR for CloudWatch (smithy-rpc-v2-cbor in botocore >= 1.40), JSON for JSON
     protocols, XML for query (ELBv2) and rest-xml (Route53)."""
 
+    retry_after_ms: int | None = None
+
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
@@ -230,6 +232,8 @@ class _Throttling(_QuietHandler):
                 b"<Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"
             )
             headers = {"Content-Type": "text/xml"}
+        if self.retry_after_ms is not None:
+            headers["x-amz-retry-after"] = str(self.retry_after_ms)
         self.send_response(400)
         for key, value in headers.items():
             self.send_header(key, value)
@@ -240,9 +244,10 @@ class _Throttling(_QuietHandler):
     do_GET = do_POST = _answer  # noqa: N815
 
 
-def throttling_server() -> contextlib.AbstractContextManager[str]:
-    """An AWS endpoint that throttles every call."""
-    return http_server(_Throttling)
+def throttling_server(retry_after_ms: int | None = None) -> contextlib.AbstractContextManager[str]:
+    """An AWS endpoint that throttles every call, optionally asking clients to wait (`x-amz-retry-after`)."""
+    handler = type("Throttling", (_Throttling,), {"retry_after_ms": retry_after_ms})
+    return http_server(handler)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,8 @@ class CloudWatchEvidenceReader:
     "elbv2": ..., "route53": ...} of ready clients, or None for a new session.
 
     Time bound. The independent reads (metrics, alarms, health, weights) run in
-    parallel, each one API call. Each attempt has connect and read timeouts of
+    parallel, each one API call; `max_attempts` counts every try of a call
+    (2 = one retry, botocore standard mode). Each attempt has connect and read timeouts of
     `timeout_seconds / (2 * max_attempts)`, so with botocore's backoff an
     ordinary failure ends well inside `timeout_seconds`; on top of that `read`
     stops waiting at `timeout_seconds` whatever happens (a slow trickle, a
@@ -57,7 +58,8 @@ class CloudWatchEvidenceReader:
         per_attempt = timeout_seconds / (2 * max_attempts)
         config = Config(
             region_name=region,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # total_max_attempts counts the first try too (botocore's "max_attempts" counts retries only).
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=per_attempt,
             read_timeout=per_attempt,
         )

@@ -197,9 +197,13 @@ def _settle(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutSta
     idle_replicas = spec.replicas if serving_candidate or warm else 0
     if spec.plan.in_place:
         idle_replicas = 0
+    reason = state.reason
+    if state.scale_down_at is not None and not warm and state.replicas.get(idle, 0) > 0 and idle_replicas == 0:
+        reason = f"{reason}; {idle.value} scaled to zero after the scale-down delay"
     return state.with_(
         replicas={state.stable_color: spec.replicas, idle: idle_replicas},
         scale_down_at=state.scale_down_at if warm else None,
+        reason=reason,
     )
 
 

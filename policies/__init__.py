@@ -1,0 +1,1 @@
+"""cutover's policy pack. `policies.offline.evaluate` runs it without the Pulumi CLI."""
