@@ -59,6 +59,7 @@ def to_output(state: RolloutState) -> dict[str, Any]:
         "gate": state.gate.to_output() if state.gate else None,
         "lastShift": _shift_out(state.last_shift),
         "strategy": state.strategy,
+        "abortedBy": state.aborted_by,
     }
 
 
@@ -99,6 +100,7 @@ def from_output(record: Any) -> RolloutState:
         gate=_gate(gate) if isinstance(gate, Mapping) else None,
         last_shift=_shift(record.get("lastShift")),
         strategy=str(record.get("strategy") or ""),
+        aborted_by=record.get("abortedBy") if record.get("abortedBy") in ("config", "gate") else None,
     )
 
 

@@ -63,12 +63,16 @@ def next_state(
         return _settle(_start(state, spec, now, reason), spec, now)
     if spec.abort == state.candidate_version:
         if state.phase is Phase.ABORTED:
-            return _settle(state.with_(reason=f"aborted: remove abort to retry {spec.version}"), spec, now)
-        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting"), spec, now)
+            return _settle(state.with_(aborted_by="config", reason=f"aborted: remove abort to retry {spec.version}"), spec, now)
+        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config"), spec, now)
     if state.phase is Phase.ABORTED:
+        if state.aborted_by == "gate":
+            # A gate abort is sticky: retrying the same version needs a person (set abort, then remove it).
+            hint = f"to retry {spec.version}, set abort: {spec.version} and remove it in a later run"
+            return _settle(state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}"), spec, now)
         return _settle(_start(state, spec, now, f"abort lifted: {spec.version} restarted from the first step"), spec, now)
     if gate.verdict is GateVerdict.ABORT:
-        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}"), spec, now)
+        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate"), spec, now)
     return _settle(_advance_or_hold(state, spec, gate, now), spec, now)
 
 
@@ -97,6 +101,7 @@ def _start(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) -
     """Put `spec.version` on the candidate color and take step 0 (which may already promote)."""
     candidate = state.candidate_color
     started = state.with_(
+        aborted_by=None,
         candidate_version=spec.version,
         versions={**state.versions, candidate: spec.version},
         scale_down_at=None,
@@ -142,11 +147,14 @@ def _promote(state: RolloutState, spec: RolloutSpec, now: datetime, cause: str) 
     )
 
 
-def _return_to_stable(state: RolloutState, spec: RolloutSpec, now: datetime, phase: Phase, reason: str) -> RolloutState:
+def _return_to_stable(
+    state: RolloutState, spec: RolloutSpec, now: datetime, phase: Phase, reason: str, aborted_by: str | None = None
+) -> RolloutState:
     """All traffic back on the stable color in this run; only the router changes now."""
     weights = Weights.all_on(state.stable_color)
     return state.with_(
         phase=phase,
+        aborted_by=aborted_by,
         candidate_version=state.candidate_version if phase is Phase.ABORTED else None,
         step=None,
         weights=weights,

@@ -155,6 +155,8 @@ class RolloutState:
     gate: GateResult | None = None
     last_shift: Shift | None = None
     strategy: str = "canary"
+    aborted_by: str | None = None
+    """`config` (the abort setting: removing it retries) or `gate` (stays aborted until acknowledged)."""
 
     @property
     def candidate_color(self) -> Color:

@@ -77,6 +77,12 @@ def fmt(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else str(number)
 
 
+def show(value: Any) -> str:
+    """A property value for a message: numbers without the float noise the wire adds (50.0 -> 50)."""
+    number = as_number(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return fmt(number) if number is not None else repr(value)
+
+
 def string_map(value: Any) -> dict[str, Any]:
     """A tags/labels/annotations map as a plain dict (values may still be unknown sentinels)."""
     if not is_map(value):

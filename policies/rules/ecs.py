@@ -14,6 +14,7 @@ from ._common import (
     items,
     schema,
     setting,
+    show,
 )
 
 ECS_DEFAULT_MINIMUM_HEALTHY_PERCENT = 100  # AWS default for REPLICA services when the field is omitted
@@ -64,7 +65,7 @@ def ecs_minimum_healthy_percent_validator(args: ResourceValidationArgs, report_v
         percent = ECS_DEFAULT_MINIMUM_HEALTHY_PERCENT if raw is None else as_number(raw)
         if percent is None or (floor is not None and percent < floor):
             report_violation(
-                f"ECS service '{args.name}' has deploymentMinimumHealthyPercent {raw!r}; production requires at "
+                f"ECS service '{args.name}' has deploymentMinimumHealthyPercent {show(raw)}; production requires at "
                 f"least {fmt(floor)} so a deployment never runs below full capacity.", None)
     unknowns.reraise()
 

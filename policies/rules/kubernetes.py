@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._common import K8S_DEPLOYMENT, K8S_PDB, PreviewUnknowns, dig, is_map, items
+from ._common import K8S_DEPLOYMENT, K8S_PDB, PreviewUnknowns, dig, is_map, items, show
 
 DEFAULT_NAMESPACE = "default"
 ZERO_UNAVAILABLE = {0, "0", "0%"}
@@ -70,7 +70,7 @@ def k8s_rolling_update_validator(args: ResourceValidationArgs, report_violation:
         raw = rolling["maxUnavailable"]
         value = int(raw) if isinstance(raw, float) and raw.is_integer() else raw
         if value not in ZERO_UNAVAILABLE:
-            report_violation(f"{who} has spec.strategy.rollingUpdate.maxUnavailable {raw!r}; it must be 0 so a "
+            report_violation(f"{who} has spec.strategy.rollingUpdate.maxUnavailable {show(raw)}; it must be 0 so a "
                              "rollout never removes a ready pod before its replacement is ready.", None)
     unknowns.reraise()
 

@@ -13,7 +13,7 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._common import ROUTE53_RECORD, PreviewUnknowns, as_number, dig, fmt, items, schema, setting
+from ._common import ROUTE53_RECORD, PreviewUnknowns, as_number, dig, fmt, items, schema, setting, show
 
 ROUTE53_MAX_WEIGHT = 255
 
@@ -60,7 +60,7 @@ def route53_weighted_records_validator(args: ResourceValidationArgs, report_viol
             raw = dig(policy, "weight")
             weight = as_number(raw)
             if weight is None or not 0 <= weight <= ROUTE53_MAX_WEIGHT or not weight.is_integer():
-                report_violation(f"{who}: weightedRoutingPolicies[{i}].weight {raw!r} is outside "
+                report_violation(f"{who}: weightedRoutingPolicies[{i}].weight {show(raw)} is outside "
                                  f"0..{ROUTE53_MAX_WEIGHT} (whole numbers only).", None)
     unknowns.reraise()
 

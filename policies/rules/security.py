@@ -31,6 +31,7 @@ from ._common import (
     items,
     schema,
     setting,
+    show,
 )
 
 # ---------------------------------------------------------------------------------------------- TLS
@@ -160,7 +161,7 @@ def _port_range(rule: Any, protocol_key: str) -> str:
     protocol, low, high = rule.get(protocol_key), rule.get("fromPort"), rule.get("toPort")
     if str(protocol) in ("-1", "all"):
         return "all ports"
-    return f"ports {low}..{high}" if low != high else f"port {low}"
+    return f"ports {show(low)}..{show(high)}" if low != high else f"port {show(low)}"
 
 
 def _web_ports_only(rule: Any, protocol_key: str) -> bool:

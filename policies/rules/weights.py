@@ -27,6 +27,7 @@ from ._common import (
     items,
     schema,
     setting,
+    show,
 )
 
 ALB_MAX_WEIGHT = 999
@@ -206,10 +207,10 @@ def httproute_backend_weights_validator(args: ResourceValidationArgs, report_vio
             for j, ref in enumerate(refs):
                 with unknowns.guard():
                     raw = ref.get("weight") if is_map(ref) else None
-                    weight = GATEWAY_DEFAULT_WEIGHT if raw is None else as_number(raw)
+                    weight = float(GATEWAY_DEFAULT_WEIGHT) if raw is None else as_number(raw)
                     if weight is None or not 0 <= weight <= GATEWAY_MAX_WEIGHT or not weight.is_integer():
                         complete = False
-                        report_violation(f"{who}: spec.rules[{i}].backendRefs[{j}] weight {raw!r} is outside "
+                        report_violation(f"{who}: spec.rules[{i}].backendRefs[{j}] weight {show(raw)} is outside "
                                          f"0..{GATEWAY_MAX_WEIGHT} (whole numbers only).", None)
                     else:
                         weights.append(weight)

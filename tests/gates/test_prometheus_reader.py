@@ -17,7 +17,15 @@ from components.gates.model import GateVerdict
 from components.gates.prometheus_reader import PrometheusEvidenceReader
 from components.gates.reader import EvidenceRequest
 from components.gates.verdict import Thresholds
-from tests.servers import PROMETHEUS_MISSING, ServerDidNotStart, closed_port_url, metrics_exporter, prometheus_binary, start_prometheus
+from tests.servers import (
+    PROMETHEUS_MISSING,
+    ServerDidNotStart,
+    closed_port_url,
+    hanging_server,
+    metrics_exporter,
+    prometheus_binary,
+    start_prometheus,
+)
 
 SELECTOR = 'service="{{service}}",version="{{version}}",color="{{color}}"'
 # Plain sums of counters (not rate()) so the queries answer after a single scrape.
@@ -130,3 +138,12 @@ def test_an_unreachable_prometheus_holds_inconclusive_quickly() -> None:
     assert (result.verdict, result.inconclusive) == (GateVerdict.HOLD, True)
     assert "unreachable" in result.reason
     assert time.monotonic() - started < 3 * 2.0 + 1.0
+
+
+def test_a_prometheus_that_never_answers_holds_inconclusive_within_the_bound() -> None:
+    with hanging_server() as url:
+        started = time.monotonic()
+        result = evaluate_gate(reader(url, timeout_seconds=0.5), candidate("2"), THRESHOLDS)
+        elapsed = time.monotonic() - started
+    assert (result.verdict, result.inconclusive) == (GateVerdict.HOLD, True)
+    assert elapsed < 3 * 0.5 + 1.0, f"read took {elapsed:.1f} s"

@@ -83,7 +83,7 @@ def record(name: str, weight: Any = 10, ttl: int | None = 60, set_identifier: st
     return OfflineResource("aws:route53/record:Record", name, props)
 
 
-def ecs_service(name: str = "api-green", **overrides: Any) -> OfflineResource:
+def ecs_service(logical_name: str = "api-green", **overrides: Any) -> OfflineResource:
     props: dict[str, Any] = {
         "cluster": "arn:cluster",
         "taskDefinition": "arn:td",
@@ -95,7 +95,7 @@ def ecs_service(name: str = "api-green", **overrides: Any) -> OfflineResource:
         "loadBalancers": [{"targetGroupArn": "arn:tg/0", "containerName": "app", "containerPort": 8080}],
     }
     props.update(overrides)
-    return OfflineResource("aws:ecs/service:Service", name, {k: v for k, v in props.items() if v is not None})
+    return OfflineResource("aws:ecs/service:Service", logical_name, {k: v for k, v in props.items() if v is not None})
 
 
 def container(name: str = "app", **overrides: Any) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""Bad config and bad previous outputs: a clear error naming the key, nothing registered, traffic where it was."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rehearsal.engine import PROJECT_ROOT
+from rehearsal.scenario import Stack
+from tests.builders import aws_config, service
+
+BAD_CONFIGS = [
+    pytest.param(
+        ("cutover:services.web.strategy.steps", [50, 10, 100]),
+        "cutover:services.web.strategy.steps: steps must increase and end at 100",
+        id="canary steps that go down are rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.strategy.steps", [10, 50]),
+        "cutover:services.web.strategy.steps: steps must increase and end at 100",
+        id="canary steps that stop short of 100 are rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.strategy.stepz", [10]),
+        "cutover:services.web.strategy.stepz: unknown key",
+        id="an unknown key is rejected by its full path",
+    ),
+    pytest.param(
+        ("cutover:services.web.replicas", 0),
+        "cutover:services.web.replicas: Input should be greater than or equal to 1",
+        id="zero replicas is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.router", "nginx"),
+        "cutover:services.web.router: nginx is not a aws router",
+        id="a kubernetes router on aws is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.strategy.kind", "yolo"),
+        "cutover:services.web.strategy.kind: Input should be 'canary', 'blue-green', 'red-black' or 'rolling'",
+        id="an unknown strategy is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.version", "1.0 beta"),
+        "cutover:services.web.version: String should match pattern",
+        id="a version that is no image tag is rejected",
+    ),
+    pytest.param(
+        ("cutover:network.testListenerCidrs", ["0.0.0.0/0"]),
+        "cutover:network.testListenerCidrs: previews of unverified versions must not be open to the internet",
+        id="a preview listener open to the internet is rejected",
+    ),
+    pytest.param(
+        ("cutover:services", "{not json"),
+        "cutover:services: not a valid object",
+        id="config that is not JSON is rejected",
+    ),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_CONFIGS)
+def test_bad_config_is_refused_before_any_resource_is_registered(change, message):
+    stack = Stack(aws_config())
+    stack.set(*change)
+    run = stack.up()
+    assert run.result.error is not None and message in run.result.error
+    assert run.result.resources == {}
+
+
+def test_route53_without_a_zone_names_the_missing_setting():
+    run = Stack(aws_config({"web": service(router="route53")}, dns=False)).up()
+    assert "cutover:services.web.router: route53 needs cutover:dns" in run.result.error
+
+
+def test_bad_config_mid_rollout_leaves_the_recorded_step_and_traffic_alone():
+    stack = Stack(aws_config())
+    stack.up()
+    stack.set("cutover:services.web.version", "2")
+    stack.up()
+    stack.set("cutover:services.web.strategy.steps", [10, 50])
+    broken = stack.up()
+    assert broken.result.error and broken.result.resources == {}
+    stack.set("cutover:services.web.strategy.steps", [10, 50, 100])
+    assert stack.up().weights("web") == (50, 50), "the rollout resumes from the last applied step"
+
+
+CORRUPTIONS = [
+    pytest.param(lambda r: r.pop("weights"), id="missing weights"),
+    pytest.param(lambda r: r.update(weights={"blue": 70, "green": 70}), id="weights that do not sum to 100"),
+    pytest.param(lambda r: r.update(phase="sideways"), id="an unknown phase"),
+    pytest.param(lambda r: r.update(stepStartedAt="yesterday"), id="a timestamp that is not ISO-8601"),
+    pytest.param(lambda r: r.update(step="two"), id="a step that is not a number"),
+]
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
+def test_a_corrupt_record_mid_rollout_returns_traffic_to_stable_and_waits_for_approval(corrupt):
+    stack = Stack(aws_config())
+    stack.up()
+    stack.set("cutover:services.web.version", "2")
+    stack.up()
+    outputs = stack.saved.outputs
+    corrupt(outputs["rollouts"]["web"])
+    run = stack.up(previous_outputs=outputs)
+    record = run.rollout("web")
+    assert run.weights("web") == (100, 0)
+    assert record["phase"] == "paused" and record["candidateVersion"] == "2" and "unreadable" in record["reason"]
+    held = stack.up()
+    assert held.weights("web") == (100, 0), "nothing moves toward the unverified version without approval"
+    stack.set("cutover:services.web.approve", "2")
+    assert stack.up().weights("web") == (90, 10), "approval restarts the rollout from the first step"
+
+
+def test_a_record_without_a_stable_version_stops_the_run_and_changes_nothing():
+    stack = Stack(aws_config())
+    stack.up()
+    outputs = stack.saved.outputs
+    outputs["rollouts"]["web"] = {"phase": "progressing"}
+    run = stack.up(previous_outputs=outputs)
+    assert "previous outputs rollouts.web are unreadable" in run.result.error
+    assert run.result.resources == {}
+
+
+def test_rollouts_output_that_is_not_an_object_stops_the_run():
+    stack = Stack(aws_config())
+    stack.up()
+    run = stack.up(previous_outputs={"rollouts": "garbage"})
+    assert "rollouts is not an object" in run.result.error and run.result.resources == {}
+
+
+def test_numbers_read_back_as_floats_are_accepted():
+    stack = Stack(aws_config())
+    stack.up()
+    stack.set("cutover:services.web.version", "2")
+    stack.up()
+    outputs = stack.saved.outputs
+    record = outputs["rollouts"]["web"]
+    record["weights"] = {k: float(v) for k, v in record["weights"].items()}
+    record["step"] = float(record["step"])
+    record["replicas"] = {k: float(v) for k, v in record["replicas"].items()}
+    assert stack.up(previous_outputs=outputs).weights("web") == (50, 50)
+
+
+def test_a_new_service_in_a_running_stack_gets_a_first_deploy():
+    stack = Stack(aws_config())
+    stack.up()
+    stack.set("cutover:services.api", service(version="7"))
+    run = stack.up()
+    assert run.rollout("api")["phase"] == "stable" and run.weights("api") == (100, 0)
+    assert run.changed("web") == {"created": (), "updated": (), "replaced": (), "deleted": ()}
+
+
+def test_the_rehearsal_reports_bad_config_without_a_traceback(tmp_path: Path):
+    scenario = tmp_path / "broken.yaml"
+    scenario.write_text(
+        textwrap.dedent(
+            """
+            runs:
+              - note: broken steps
+                set:
+                  cutover:services.web.strategy.steps: [50, 10, 100]
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "rehearsal", "--scenario", str(scenario)],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode != 0
+    assert "cutover:services.web.strategy.steps: steps must increase and end at 100" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

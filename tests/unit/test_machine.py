@@ -1,0 +1,198 @@
+"""The pure rollout state machine: worked examples as tables, invariants as properties."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from components.gates.model import GateResult, GateVerdict
+from components.rollout.codec import from_output, to_output
+from components.rollout.machine import next_state
+from components.rollout.model import Color, InvalidWeights, Phase, RolloutSpec, Weights, plan_for
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+ADVANCE = GateResult.bake_only()
+HOLD = GateResult(GateVerdict.HOLD, "not enough evidence", inconclusive=True)
+DRIFT = GateResult(GateVerdict.HOLD, "live weights differ", inconclusive=False)
+ABORT = GateResult(GateVerdict.ABORT, "5xx 20% > 1%")
+
+
+def canary(version: str = "1", **changes) -> RolloutSpec:
+    return replace(RolloutSpec(version=version, replicas=2, plan=plan_for("canary", [10, 50, 100])), **changes)
+
+
+def run_through(spec_versions, gate=ADVANCE, spec=None, minutes=1):
+    """First deploy with version 1, then one run per entry of `spec_versions`."""
+    spec = spec or canary()
+    now = T0
+    state = next_state(None, spec, gate, now)
+    states = [state]
+    for version in spec_versions:
+        now += timedelta(minutes=minutes)
+        state = next_state(state, replace(spec, version=version), gate, now)
+        states.append(state)
+    return states
+
+
+@pytest.mark.parametrize(
+    "kind, expected",
+    [
+        pytest.param("canary", [(100, 0), (90, 10), (50, 50), (0, 100)], id="canary moves 10, 50 then promotes at 100"),
+        pytest.param("red-black", [(100, 0), (0, 100), (0, 100), (0, 100)], id="red-black switches in the run that deploys"),
+        pytest.param("rolling", [(100, 0), (100, 0), (100, 0), (100, 0)], id="rolling keeps all traffic on one color"),
+    ],
+)
+def test_weight_sequences(kind, expected):
+    spec = RolloutSpec("1", 2, plan_for(kind, [10, 50, 100] if kind == "canary" else None))
+    states = run_through(["2", "2", "2"], spec=spec)
+    assert [(s.weights.blue, s.weights.green) for s in states] == expected
+    assert states[-1].stable_version == "2" and states[-1].phase is Phase.STABLE
+
+
+@pytest.mark.parametrize(
+    "gate, phase, weights",
+    [
+        pytest.param(HOLD, Phase.PROGRESSING, (90, 10), id="an inconclusive gate holds the step"),
+        pytest.param(DRIFT, Phase.PROGRESSING, (90, 10), id="drift holds the step"),
+        pytest.param(ABORT, Phase.ABORTED, (100, 0), id="a failing gate aborts back to stable in one run"),
+    ],
+)
+def test_gate_verdicts_during_a_canary(gate, phase, weights):
+    started = run_through(["2"])[-1]
+    state = next_state(started, canary("2"), gate, T0 + timedelta(hours=1))
+    assert state.phase is phase and (state.weights.blue, state.weights.green) == weights
+
+
+def test_inconclusive_runs_pause_the_rollout_after_the_limit():
+    state = run_through(["2"])[-1]
+    spec = canary("2", max_inconclusive_runs=3)
+    phases = []
+    for minute in range(1, 5):
+        state = next_state(state, spec, HOLD, T0 + timedelta(minutes=10 * minute))
+        phases.append(state.phase)
+    assert phases == [Phase.PROGRESSING, Phase.PROGRESSING, Phase.PAUSED, Phase.PAUSED]
+    assert "inconclusive" in state.reason and state.weights == Weights(90, 10)
+    resumed = next_state(state, replace(spec, approve="2"), ADVANCE, T0 + timedelta(hours=2))
+    assert resumed.weights == Weights(50, 50) and resumed.phase is Phase.PROGRESSING
+
+
+def test_drift_holds_do_not_count_toward_the_pause():
+    state = run_through(["2"])[-1]
+    for minute in range(1, 6):
+        state = next_state(state, canary("2"), DRIFT, T0 + timedelta(minutes=10 * minute))
+    assert state.phase is Phase.PROGRESSING and state.inconclusive_runs == 0
+
+
+def test_bake_time_is_measured_from_the_step_start():
+    spec = canary(bake=timedelta(minutes=5))
+    started = next_state(next_state(None, spec, ADVANCE, T0), replace(spec, version="2"), ADVANCE, T0)
+    early = next_state(started, replace(spec, version="2"), ADVANCE, T0 + timedelta(minutes=4, seconds=59))
+    on_time = next_state(started, replace(spec, version="2"), ADVANCE, T0 + timedelta(minutes=5))
+    assert early.weights == Weights(90, 10) and early.step_started_at == T0
+    assert on_time.weights == Weights(50, 50) and on_time.step_started_at == T0 + timedelta(minutes=5)
+
+
+def test_blue_green_waits_for_approval_of_this_exact_version():
+    spec = RolloutSpec("1", 2, plan_for("blue-green"))
+    state = next_state(next_state(None, spec, ADVANCE, T0), replace(spec, version="2"), ADVANCE, T0)
+    assert state.phase is Phase.PAUSED and state.weights == Weights(100, 0) and state.replicas[Color.GREEN] == 2
+    wrong = next_state(state, replace(spec, version="2", approve="1.9"), ADVANCE, T0 + timedelta(hours=1))
+    assert wrong.phase is Phase.PAUSED
+    right = next_state(state, replace(spec, version="2", approve="2"), ADVANCE, T0 + timedelta(hours=1))
+    assert right.phase is Phase.STABLE and right.weights == Weights(0, 100)
+
+
+def test_promotion_keeps_the_old_color_warm_then_scales_it_to_zero():
+    states = run_through(["2", "2", "2"], spec=canary(scale_down_delay=timedelta(minutes=30)))
+    promoted = states[-1]
+    assert promoted.replicas == {Color.GREEN: 2, Color.BLUE: 2}
+    warm = next_state(promoted, canary("2", scale_down_delay=timedelta(minutes=30)), ADVANCE, promoted.step_started_at + timedelta(minutes=29))
+    cold = next_state(warm, canary("2"), ADVANCE, promoted.step_started_at + timedelta(minutes=30))
+    assert warm.replicas[Color.BLUE] == 2 and cold.replicas[Color.BLUE] == 0
+    assert cold.versions[Color.BLUE] == "1", "the old color is scaled down, not redeployed"
+
+
+def test_weights_reject_invalid_values():
+    with pytest.raises(InvalidWeights):
+        Weights(0, 0)
+    with pytest.raises(InvalidWeights):
+        Weights(90, 20)
+
+
+# --- properties -------------------------------------------------------------------------
+
+EVENTS = st.one_of(
+    st.tuples(st.just("version"), st.sampled_from(["1", "2", "3"])),
+    st.tuples(st.just("approve"), st.sampled_from([None, "1", "2", "3"])),
+    st.tuples(st.just("abort"), st.sampled_from([None, "2", "3"])),
+    st.tuples(st.just("gate"), st.sampled_from([ADVANCE, HOLD, DRIFT, ABORT])),
+    st.tuples(st.just("wait"), st.integers(min_value=0, max_value=90)),
+)
+PLANS = st.sampled_from(
+    [plan_for("canary", [10, 50, 100]), plan_for("canary", [1, 2, 3, 100]), plan_for("blue-green"), plan_for("red-black"), plan_for("rolling")]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(plan=PLANS, events=st.lists(EVENTS, max_size=25), bake=st.integers(0, 30))
+def test_every_run_keeps_the_invariants(plan, events, bake):
+    spec = RolloutSpec("1", 2, plan, bake=timedelta(minutes=bake), scale_down_delay=timedelta(minutes=30))
+    now = T0
+    gate = ADVANCE
+    state = next_state(None, spec, gate, now)
+    for kind, value in events:
+        if kind == "wait":
+            now += timedelta(minutes=value)
+            continue
+        if kind == "gate":
+            gate = value
+        else:
+            spec = replace(spec, **{kind: value})
+        previous = state
+        state = next_state(from_output(to_output(previous)), spec, gate, now)
+
+        # Weights are valid and survive the round trip through the stack outputs.
+        assert state.weights.blue + state.weights.green == 100
+        assert from_output(to_output(state)) == from_output(to_output(state))
+        candidate_gain = state.weights.of(previous.candidate_color) - previous.weights.of(previous.candidate_color)
+        if state.stable_color == previous.stable_color and previous.candidate_version == state.candidate_version:
+            # The candidate gains traffic only on an advancing verdict, never on hold/abort.
+            if candidate_gain > 0 and previous.candidate_version is not None:
+                assert gate.verdict is GateVerdict.ADVANCE
+        # Stable means all traffic on the stable color, and it runs the stable version.
+        if state.phase is Phase.STABLE:
+            assert state.weights == Weights.all_on(state.stable_color)
+            assert state.candidate_version is None
+        assert state.versions[state.stable_color] == state.stable_version
+        # Abort and setting the version back return all traffic to stable in this very run.
+        if previous.candidate_version is not None and spec.version == previous.stable_version:
+            assert state.weights == Weights.all_on(previous.stable_color)
+        if previous.in_flight and spec.abort == previous.candidate_version == spec.version:
+            assert state.phase is Phase.ABORTED and state.weights == Weights.all_on(previous.stable_color)
+        if gate.verdict is GateVerdict.ABORT and previous.in_flight and spec.version == previous.candidate_version:
+            assert state.weights == Weights.all_on(previous.stable_color)
+        # The stable color always has its replicas; nothing is ever at zero while serving.
+        for color in Color:
+            if state.weights.of(color) > 0:
+                assert state.replicas[color] == spec.replicas
+
+
+def test_a_gate_abort_stays_aborted_until_a_person_acknowledges_it():
+    started = run_through(["2"])[-1]
+    aborted = next_state(started, canary("2"), ABORT, T0 + timedelta(hours=1))
+    later = next_state(aborted, canary("2"), ADVANCE, T0 + timedelta(hours=2))
+    assert later.phase is Phase.ABORTED and later.weights == Weights(100, 0) and "set abort: 2" in later.reason
+    acknowledged = next_state(later, canary("2", abort="2"), ADVANCE, T0 + timedelta(hours=3))
+    retried = next_state(acknowledged, canary("2"), ADVANCE, T0 + timedelta(hours=4))
+    assert retried.phase is Phase.PROGRESSING and retried.weights == Weights(90, 10)
+
+
+def test_a_new_version_after_a_gate_abort_starts_a_fresh_rollout():
+    started = run_through(["2"])[-1]
+    aborted = next_state(started, canary("2"), ABORT, T0 + timedelta(hours=1))
+    fresh = next_state(aborted, canary("3"), ADVANCE, T0 + timedelta(hours=2))
+    assert fresh.candidate_version == "3" and fresh.weights == Weights(90, 10) and fresh.aborted_by is None
