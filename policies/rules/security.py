@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -274,6 +275,16 @@ def _ecs_environment(container: Any) -> list[dict[str, Any]]:
     return [e for e in environment if isinstance(e, dict)] if isinstance(environment, list) else []
 
 
+def _has_literal_value(entry: Any) -> bool:
+    """`env[].value` is set. A value unknown during preview still ends up as plaintext in the pod spec."""
+    if not is_map(entry) or "value" not in entry.keys():  # keys() does not read (and so can't raise on) values
+        return False
+    try:
+        return entry["value"] not in (None, "")
+    except UnknownValueError:
+        return True
+
+
 def pod_containers(props: Any) -> list[tuple[str, Any]]:
     """(field, container) for a Deployment's containers and initContainers."""
     pod = dig(props, "spec", "template", "spec")
@@ -304,7 +315,7 @@ def no_plaintext_secrets_validator(args: ResourceValidationArgs, report_violatio
                 for entry in items(dig(container, "env")):
                     with unknowns.guard():
                         name = dig(entry, "name")
-                        if isinstance(name, str) and pattern.search(name) and dig(entry, "value") not in (None, ""):
+                        if isinstance(name, str) and pattern.search(name) and _has_literal_value(entry):
                             report_violation(
                                 f"Deployment '{args.name}': {_container_label(container, field)} sets {name} as a "
                                 "plaintext env value; use valueFrom.secretKeyRef.", None)
