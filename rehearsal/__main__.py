@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 
 from rehearsal.engine import PROJECT_ROOT, stack_config
+from rehearsal.policy_check import check
 from rehearsal.scenario import Run, Stack
 
 
@@ -38,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
         run = stack.preview() if step.get("preview") else stack.up()
         print(describe(run, stack, step.get("note")))
         failed = failed or run.result.error is not None
+        if run.result.error is None:
+            violations = check(run.result, args.stack)
+            for v in violations:
+                print(f"  policy {v.enforcement_level:<9} {v.policy_name}: {v.message}")
+            failed = failed or any(v.enforcement_level == "mandatory" for v in violations)
     return 1 if failed else 0
 
 

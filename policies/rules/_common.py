@@ -83,21 +83,6 @@ def show(value: Any) -> str:
     return fmt(number) if number is not None else repr(value)
 
 
-def string_map(value: Any) -> dict[str, Any]:
-    """A tags/labels/annotations map as a plain dict (values may still be unknown sentinels)."""
-    if not is_map(value):
-        return {}
-    return {k: _raw(value, k) for k in value}
-
-
-def _raw(mapping: Any, key: str) -> Any:
-    """Read without raising: unknown sentinels come back as strings that callers compare against."""
-    try:
-        return mapping[key]
-    except UnknownValueError:
-        return UNKNOWN_STRING_VALUE
-
-
 class PreviewUnknowns:
     """Collects preview-time unknowns so one unknown value skips one check, not the whole policy.
 

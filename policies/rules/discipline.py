@@ -47,7 +47,9 @@ CARRIERS: dict[str, tuple[tuple[str, ...], str]] = {
     K8S_SERVICE: (("metadata", "annotations"), K8S_PREFIX),
 }
 CAUSES = {"first-deploy", "start", "advance", "rolling", "rollback", "aborted", "recovered"}
-VERDICTS = {"advance", "hold", "abort", "none"}
+# "ready": the candidate's first traffic was ordered after its service reported ready in the same run
+# (ECS steady state / Deployment await) — the gate of a rollout's start and of a red-black switch.
+VERDICTS = {"advance", "ready", "hold", "abort", "none"}
 COLORS = ("blue", "green")
 GATED_CAUSES = {"start", "advance"}
 
@@ -152,10 +154,11 @@ def _check_record(args: ResourceValidationArgs, record: dict[str, Any], report_v
             f"{after}, blue/green), more than maxStepPercent {fmt(max_step)} allows in production.", None)
 
     promoted = after.of(candidate) == 100
-    if verdict != "advance" and cause in GATED_CAUSES and promoted:
+    passed = verdict == "advance" or (cause == "start" and verdict == "ready")
+    if not passed and cause in GATED_CAUSES and promoted:
         report_violation(
             f"{who}: candidate {candidate} was promoted without a passing gate (cause {cause!r}, verdict "
-            f"{verdict!r}, weights {after}); promotion to 100% needs gate verdict 'advance'.", None)
+            f"{verdict!r}, weights {after}); promotion to 100% needs gate verdict 'advance' (or 'ready' for a red-black switch).", None)
     elif verdict != "advance" and cause == "advance":
         report_violation(
             f"{who}: the rollout advanced without a passing gate (cause 'advance', verdict {verdict!r}); only "

@@ -27,7 +27,6 @@ from ._common import (
     PreviewUnknowns,
     as_number,
     dig,
-    is_list,
     is_map,
     items,
     schema,
@@ -277,7 +276,7 @@ def _ecs_environment(container: Any) -> list[dict[str, Any]]:
 
 def _has_literal_value(entry: Any) -> bool:
     """`env[].value` is set. A value unknown during preview still ends up as plaintext in the pod spec."""
-    if not is_map(entry) or "value" not in entry.keys():  # keys() does not read (and so can't raise on) values
+    if not is_map(entry) or "value" not in list(entry):  # iterating keys never reads (or raises on) a value
         return False
     try:
         return entry["value"] not in (None, "")

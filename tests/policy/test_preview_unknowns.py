@@ -7,7 +7,7 @@ from pulumi.output import Unknown
 from pulumi_policy import PolicyCustomTimeouts, PolicyResourceOptions, ResourceValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, unknown_checking_proxy
 
-from policies.offline import OfflineResource, evaluate, load_stack_config
+from policies.offline import OfflineResource, load_stack_config
 from policies.rules.weights import alb_forward_weights_validator
 
 from .builders import (
@@ -68,9 +68,7 @@ CASES = [
 
 @pytest.mark.parametrize(("policy", "resources", "path"), CASES)
 def test_unknown_values_leave_an_advisory_note(policy: str, resources: list, path: str) -> None:
-    found = evaluate(resources, load_stack_config("prod"),
-                     policies=[p for p in __import__("policies.rules", fromlist=["ALL_POLICIES"]).ALL_POLICIES
-                               if p.name == policy])
+    found = run(policy, resources, load_stack_config("prod"))
     assert violations(found) == []
     (note,) = [v for v in found if v.unknown]
     assert note.enforcement_level == "advisory"

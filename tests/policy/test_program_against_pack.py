@@ -1,0 +1,193 @@
+"""End to end: the real program under the mock engine, every registered resource fed to the pack.
+
+The shipped stacks pass every policy as mandatory through whole rollouts; and for
+every mandatory policy, a deliberately broken variant of a real config or of a
+resource the program really registered proves that the policy catches it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+
+import pytest
+
+from policies.rules import ALL_POLICIES
+from rehearsal.engine import PROJECT_ROOT, RecordedResource, RunResult, stack_config
+from rehearsal.policy_check import check, policy_config
+from rehearsal.scenario import Stack
+
+MANDATORY = {"all": "mandatory"}
+
+
+def whole_rollout(stack_name: str) -> list[RunResult]:
+    """First deploy, a new version for every service, approvals, then enough runs to promote and scale down."""
+    stack = Stack(stack_config(PROJECT_ROOT / f"Pulumi.{stack_name}.yaml"), stack=stack_name)
+    results = [stack.up().result]
+    for name in stack.config["cutover:services"]:
+        stack.set(f"cutover:services.{name}.version", "9.9")
+    for run in range(8):
+        stack.advance(200)
+        if run == 2:
+            for name in stack.config["cutover:services"]:
+                stack.set(f"cutover:services.{name}.approve", "9.9")
+        results.append(stack.up().result)
+    assert all(r.error is None for r in results)
+    return results
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "staging", "prod"])
+def test_shipped_stacks_pass_every_policy_through_a_whole_rollout(stack_name):
+    config = {**policy_config(stack_name), **MANDATORY}
+    for number, result in enumerate(whole_rollout(stack_name), start=1):
+        violations = check(result, stack_name, config)
+        assert violations == [], f"run {number}: {[(v.policy_name, v.message) for v in violations]}"
+
+
+def test_every_run_of_the_rollout_is_checked_in_production():
+    results = whole_rollout("prod")
+    tags = [r.named("aws:lb/listenerRule:ListenerRule", "web-route-rule").inputs["tags"]["cutover:weights"] for r in results]
+    assert tags[0] == "100/0" and tags[-1] == "0/100" and len(set(tags)) == 6, tags
+
+
+# --- one broken variant per policy ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prod_run() -> RunResult:
+    stack = Stack(stack_config(PROJECT_ROOT / "Pulumi.prod.yaml"), stack="prod")
+    stack.up()
+    stack.set("cutover:services.web.version", "9.9")
+    return stack.up().result
+
+
+def broken(result: RunResult, key: str, change) -> RunResult:
+    """A copy of a real run where one registered resource is changed by `change(inputs, outputs)`."""
+    resources = copy.deepcopy(result.resources)
+    original = resources[key]
+    inputs, outputs = copy.deepcopy(dict(original.inputs)), copy.deepcopy(dict(original.outputs))
+    change(inputs, outputs)
+    resources[key] = RecordedResource(original.type, original.name, inputs, {**outputs, **inputs}, original.custom)
+    return replace(result, resources=resources)
+
+
+RULE = "aws:lb/listenerRule:ListenerRule::web-route-rule"
+BLUE_TG = "aws:lb/targetGroup:TargetGroup::web-blue-tg"
+WEB_SVC = "aws:ecs/service:Service::web-green-svc"
+HTTPS = "aws:lb/listener:Listener::cutover-shared-https"
+HTTP = "aws:lb/listener:Listener::cutover-shared-http"
+LB_SG = "aws:ec2/securityGroup:SecurityGroup::cutover-shared-sg"
+TASK_SG = "aws:ec2/securityGroup:SecurityGroup::web-tasks-sg"
+TASK = "aws:ecs/taskDefinition:TaskDefinition::web-green-task"
+
+
+def _weights(inputs, _):
+    for group in inputs["actions"][0]["forward"]["targetGroups"]:
+        group["weight"] = 0
+
+
+def _no_health_path(inputs, _):
+    inputs["healthCheck"].pop("path")
+
+
+def _fixed_name(inputs, _):
+    inputs["name"] = "web-blue"
+
+
+def _no_rollback(inputs, _):
+    inputs["deploymentCircuitBreaker"]["rollback"] = False
+
+
+def _half_healthy(inputs, _):
+    inputs["deploymentMinimumHealthyPercent"] = 50
+
+
+def _no_grace(inputs, _):
+    inputs.pop("healthCheckGracePeriodSeconds")
+
+
+def _big_step(inputs, _):
+    inputs["tags"]["cutover:weights"] = "20/80"
+
+
+def _unpromoted_jump(inputs, _):
+    inputs["tags"].update({"cutover:weights-before": "95/5", "cutover:weights": "0/100", "cutover:cause": "advance", "cutover:verdict": "hold"})
+
+
+def _old_tls(inputs, _):
+    inputs["sslPolicy"] = "ELBSecurityPolicy-2016-08"
+
+
+def _http_serves(inputs, _):
+    inputs["defaultActions"] = [{"type": "fixed-response", "fixedResponse": {"contentType": "text/plain", "statusCode": "200"}}]
+
+
+def _ssh_open(inputs, _):
+    inputs["ingress"].append({"protocol": "tcp", "fromPort": 22, "toPort": 22, "cidrBlocks": ["0.0.0.0/0"]})
+
+
+def _tasks_open_to_cidr(inputs, _):
+    inputs["ingress"][0]["cidrBlocks"] = ["10.0.0.0/8"]
+
+
+def _privileged(inputs, _):
+    containers = json.loads(inputs["containerDefinitions"])
+    containers[0]["privileged"] = True
+    inputs["containerDefinitions"] = json.dumps(containers)
+
+
+AWS_BREAKAGES = [
+    pytest.param("alb-forward-weights", RULE, _weights, id="alb-forward-weights catches a rule with all-zero weights"),
+    pytest.param("alb-target-group-health", BLUE_TG, _no_health_path, id="alb-target-group-health catches a health check without a path"),
+    pytest.param("autonamed-replaceable-resources", BLUE_TG, _fixed_name, id="autonamed-replaceable-resources catches a fixed target group name"),
+    pytest.param("ecs-circuit-breaker-rollback", WEB_SVC, _no_rollback, id="ecs-circuit-breaker-rollback catches a breaker without rollback"),
+    pytest.param("ecs-minimum-healthy-percent", WEB_SVC, _half_healthy, id="ecs-minimum-healthy-percent catches 50 percent in production"),
+    pytest.param("ecs-health-check-grace-period", WEB_SVC, _no_grace, id="ecs-health-check-grace-period catches a missing grace period"),
+    pytest.param("rollout-step-discipline", RULE, _big_step, id="rollout-step-discipline catches a 70 point step in production"),
+    pytest.param("rollout-step-discipline", RULE, _unpromoted_jump, id="rollout-step-discipline catches a promotion on a hold verdict"),
+    pytest.param("alb-modern-tls-policy", HTTPS, _old_tls, id="alb-modern-tls-policy catches a 2016 TLS policy"),
+    pytest.param("alb-http-redirects-to-https", HTTP, _http_serves, id="alb-http-redirects-to-https catches HTTP serving beside HTTPS"),
+    pytest.param("public-ingress-web-ports-only", LB_SG, _ssh_open, id="public-ingress-web-ports-only catches SSH open to the internet"),
+    pytest.param("workload-ingress-from-load-balancer-only", TASK_SG, _tasks_open_to_cidr,
+                 id="workload-ingress-from-load-balancer-only catches tasks open to a CIDR"),
+    pytest.param("containers-not-privileged", TASK, _privileged, id="containers-not-privileged catches a privileged container"),
+]
+
+
+@pytest.mark.parametrize("policy, key, change", AWS_BREAKAGES)
+def test_each_policy_catches_a_broken_variant_of_a_real_resource(prod_run, policy, key, change):
+    assert check(prod_run, "prod") == [], "the unbroken run is clean"
+    violations = check(broken(prod_run, key, change), "prod")
+    assert {v.policy_name for v in violations} == {policy}, [(v.policy_name, v.message) for v in violations]
+    assert all(v.enforcement_level == "mandatory" for v in violations)
+
+
+def test_route53_policies_catch_broken_records():
+    stack = Stack(stack_config(PROJECT_ROOT / "Pulumi.staging.yaml"), stack="staging")
+    result = stack.up().result
+    assert check(result, "staging") == []
+    ttl = broken(result, "aws:route53/record:Record::admin-dns-blue", lambda i, o: i.update(ttl=300))
+    assert {v.policy_name for v in check(ttl, "staging")} == {"route53-weighted-records"}
+
+    def zero(inputs, _):
+        inputs["weightedRoutingPolicies"] = [{"weight": 0}]
+
+    all_zero = broken(result, "aws:route53/record:Record::admin-dns-blue", zero)
+    assert {v.policy_name for v in check(all_zero, "staging")} == {"route53-weighted-set-not-all-zero"}
+
+
+def test_plaintext_secrets_in_a_real_config_variant_are_caught():
+    config = stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")
+    config["cutover:services"]["web"]["environment"] = {"DB_PASSWORD": "hunter2"}
+    result = Stack(config, stack="prod").up().result
+    assert {v.policy_name for v in check(result, "prod")} == {"no-plaintext-secrets-in-env"}
+    config["cutover:services"]["web"]["environment"] = {}
+    config["cutover:services"]["web"]["secrets"] = {"DB_PASSWORD": "arn:aws:secretsmanager:us-east-1:444455556666:secret:db"}
+    assert check(Stack(config, stack="prod").up().result, "prod") == [], "a secret reference passes"
+
+
+def test_every_policy_of_the_pack_has_a_broken_variant_here_or_in_the_kubernetes_suite():
+    covered = {p.values[0] for p in AWS_BREAKAGES} | {"route53-weighted-records", "route53-weighted-set-not-all-zero", "no-plaintext-secrets-in-env"}
+    kubernetes = {p.name for p in ALL_POLICIES if p.name.startswith(("k8s-", "httproute-", "nginx-"))}
+    assert {p.name for p in ALL_POLICIES} - covered - kubernetes == set()
