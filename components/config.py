@@ -127,8 +127,9 @@ class KubernetesConfig(_Model):
 
 class PrometheusConfig(_Model):
     url: str = Field(pattern=r"^https?://")
-    error_rate_query: str | None = None
-    latency_query: str | None = None
+    error_rate_query: str | None = Field(default=None, description="PromQL ratio of 5xx; {{service}} {{version}} {{color}}")
+    latency_query: str | None = Field(default=None, description="PromQL latency in milliseconds")
+    request_query: str | None = Field(default=None, description="PromQL request count over the step, for minRequests")
 
 
 class AnalysisConfig(_Model):
@@ -138,6 +139,16 @@ class AnalysisConfig(_Model):
     alarms: list[str] = Field(default_factory=list)
     max_inconclusive_runs: int = Field(default=3, ge=1)
     prometheus: PrometheusConfig | None = None
+
+    @model_validator(mode="after")
+    def _prometheus_can_measure_what_is_judged(self) -> "AnalysisConfig":
+        # A threshold with no query to measure it would hold every rollout forever.
+        if self.prometheus is not None:
+            if self.max_error_rate is not None and not self.prometheus.error_rate_query:
+                raise ConfigProblem("prometheus.errorRateQuery", "maxErrorRate is set, so the error-rate query is needed")
+            if self.max_latency_ms is not None and not self.prometheus.latency_query:
+                raise ConfigProblem("prometheus.latencyQuery", "maxLatencyMs is set, so the latency query is needed")
+        return self
 
 
 class StrategyConfig(_Model):

@@ -47,7 +47,7 @@ def run() -> dict[str, pulumi.Output[Any]]:
     config = _load_config()
     now = _now()
     previous = _read_previous_outputs()
-    decisions = _decide(config, previous.get("rollouts"), now, _gate_source(config, previous))
+    decisions = _decide(config, previous.get("rollouts"), now, _gate_source(config, previous, now))
     records, endpoints = _build(config, decisions)
     outputs = {
         "rollouts": pulumi.Output.all(**records) if records else pulumi.Output.from_input({}),
@@ -89,8 +89,13 @@ def _read_previous_outputs() -> dict[str, Any]:
     return previous
 
 
-def _gate_source(config: CutoverConfig, previous: dict[str, Any]) -> GateSource:
-    return bake_only_gate
+def _gate_source(config: CutoverConfig, previous: dict[str, Any], now: datetime) -> GateSource:
+    if not any(service.strategy.analysis for service in config.services.values()):
+        return bake_only_gate
+    from components.gates.wiring import default_reader_factory, gate_source
+
+    region = pulumi.Config("aws").get("region") or "us-east-1"
+    return gate_source(config, previous.get("endpoints"), now, default_reader_factory(region))
 
 
 def _decide(config: CutoverConfig, rollouts: Any, now: datetime, gate: GateSource) -> dict[str, ServiceDecision]:

@@ -17,7 +17,7 @@ import runpy
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import pulumi
 from pulumi.runtime import settings
@@ -154,6 +154,7 @@ def run_program(
     stack: str = "dev",
     preview: bool = False,
     environment: Mapping[str, str] | None = None,
+    mocks_factory: Callable[[Mapping[str, Any] | None, str], RecordingMocks] | None = None,
 ) -> RunResult:
     """One `pulumi up` (or `preview`) of `__main__.py` under the mock engine.
 
@@ -161,7 +162,7 @@ def run_program(
     objects are passed as JSON strings, as the CLI does.
     """
     region = str(config.get("aws:region", "us-east-1"))
-    mocks = RecordingMocks(previous_outputs, region)
+    mocks = (mocks_factory or RecordingMocks)(previous_outputs, region)
     for key in [k for k in os.environ if k.startswith("PULUMI_CONFIG")]:
         del os.environ[key]
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])

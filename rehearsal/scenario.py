@@ -44,11 +44,12 @@ class Stack:
     """A stack driven through successive runs; only `up` runs save outputs, as with the real engine."""
 
     def __init__(self, config: Mapping[str, Any], *, stack: str = "dev", start: datetime = REHEARSAL_EPOCH,
-                 environment: Mapping[str, str] | None = None):
+                 environment: Mapping[str, str] | None = None, mocks_factory=None):
         self.config: dict[str, Any] = copy.deepcopy(dict(config))
         self.stack = stack
         self.now = start
         self.environment = dict(environment or {})
+        self.mocks_factory = mocks_factory
         self.saved: RunResult | None = None
         self.runs: list[Run] = []
 
@@ -78,7 +79,8 @@ class Stack:
 
     def _run(self, *, preview: bool, previous_outputs: Mapping[str, Any] | None = None) -> Run:
         previous = previous_outputs if previous_outputs is not None else (self.saved.outputs if self.saved else None)
-        result = run_program(self.config, previous, now=self.now, stack=self.stack, preview=preview, environment=self.environment)
+        result = run_program(self.config, previous, now=self.now, stack=self.stack, preview=preview,
+                             environment=self.environment, mocks_factory=self.mocks_factory)
         run = Run(len(self.runs) + 1, result, diff(self.saved, result), copy.deepcopy(self.config), preview)
         self.runs.append(run)
         if not preview and result.error is None:

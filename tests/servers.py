@@ -15,13 +15,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import IO, Callable, Iterator
 
 LOCALHOST = "127.0.0.1"
 
@@ -50,7 +51,8 @@ def wait_until_answers(url: str, timeout: float = 20.0, process: subprocess.Pope
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise ServerDidNotStart(f"{url} did not answer within {timeout:g} s") from None
+                output = f": {_output(process)}" if process is not None else ""
+                raise ServerDidNotStart(f"{url} did not answer within {timeout:g} s{output}") from None
             time.sleep(0.1)
 
 
@@ -63,24 +65,35 @@ def stop_process(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
-    if process.stdout:
-        process.stdout.close()
+    log = _LOGS.pop(process.pid, None)
+    if log is not None:
+        log.close()
+
+
+# Server output goes to a temporary file, not a pipe: a pipe nobody reads fills up
+# (moto logs every request) and blocks the server in the middle of a test.
+_LOGS: dict[int, IO[bytes]] = {}
+
+
+def _spawn(args: list[str]) -> subprocess.Popen:
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    _LOGS[process.pid] = log
+    return process
 
 
 def _output(process: subprocess.Popen) -> str:
-    if process.stdout is None or process.poll() is None:
+    log = _LOGS.get(process.pid)
+    if log is None:
         return ""
-    return process.stdout.read().decode(errors="replace")[-2000:]
+    log.seek(0)
+    return log.read().decode(errors="replace")[-2000:]
 
 
 def start_moto_server() -> tuple[str, Callable[[], None]]:
     """Start `moto_server` (from this interpreter's environment); returns (endpoint url, stop)."""
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = _spawn([sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)])
     url = f"http://{LOCALHOST}:{port}"
     try:
         wait_until_answers(f"{url}/moto-api/", process=process)
@@ -135,15 +148,13 @@ def start_prometheus(scrape_targets: list[str], workdir: Path, scrape_interval: 
         f"    static_configs:\n      - targets: [{targets}]\n"
     )
     port = free_port()
-    process = subprocess.Popen(
+    process = _spawn(
         [
             binary,
             f"--config.file={config}",
             f"--storage.tsdb.path={workdir / 'data'}",
             f"--web.listen-address={LOCALHOST}:{port}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        ]
     )
     url = f"http://{LOCALHOST}:{port}"
     deadline = time.monotonic() + 30

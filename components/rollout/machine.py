@@ -55,10 +55,14 @@ def next_state(
     if state.candidate_version is None:
         if spec.version == state.stable_version:
             return _settle(state.with_(reason="no rollout: stable", gate=None), spec, now)
+        if gate.verdict is GateVerdict.ABORT:
+            return _settle(state.with_(reason=f"rollout of {spec.version} not started: {gate.reason}"), spec, now)
         return _settle(_start(state, spec, now, f"rollout of {spec.version} started"), spec, now)
     if spec.version == state.stable_version:
         return _settle(_return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back"), spec, now)
     if spec.version != state.candidate_version:
+        if gate.verdict is GateVerdict.ABORT:
+            return _settle(_return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {gate.reason}"), spec, now)
         reason = f"{state.candidate_version} superseded by {spec.version}: restarted from the first step"
         return _settle(_start(state, spec, now, reason), spec, now)
     if spec.abort == state.candidate_version:

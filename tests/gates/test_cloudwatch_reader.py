@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -21,9 +23,17 @@ FAULT_TIMEOUT_S = 2.0
 SLACK_S = 1.5
 
 
+@functools.cache
+def shared_session() -> boto3.Session:
+    """One session for the module (made inside the first test's dummy environment): it caches
+    the service models, the slow part of making clients. Clients are still made per reader,
+    so each picks up the test's AWS_ENDPOINT_URL."""
+    return boto3.Session()
+
+
 def reader(**options: float) -> CloudWatchEvidenceReader:
-    # One retry at most in tests (botocore standard mode), so moto's gaps fail fast.
-    return CloudWatchEvidenceReader(region=REGION, **{"timeout_seconds": 5.0, "max_attempts": 1, **options})
+    # No retries in the moto tests (max_attempts counts the first try), so moto's gaps fail fast.
+    return CloudWatchEvidenceReader(shared_session(), region=REGION, **{"timeout_seconds": 5.0, "max_attempts": 1, **options})
 
 
 def put_traffic(world: AlbWorld, requests: int, errors: int, mean_latency_s: float, minutes_ago: int = 2) -> None:
@@ -221,7 +231,5 @@ def test_a_broken_endpoint_holds_inconclusive_within_the_bound(
 
 def _as_context(endpoint):
     """closed_port_url gives a plain url; the servers are context managers."""
-    import contextlib
-
     made = endpoint()
     return contextlib.nullcontext(made) if isinstance(made, str) else made

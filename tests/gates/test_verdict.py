@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import doctest
+import importlib
 import json
 from datetime import datetime, timezone
 
@@ -195,3 +197,16 @@ def test_advance_implies_every_judged_number_within_its_limit(e: Evidence, t: Th
 @given(evidence(), thresholds)
 def test_results_are_json_serializable(e: Evidence, t: Thresholds) -> None:
     json.dumps(decide(e, t).to_output(), allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        pytest.param("components.gates.verdict", id="the verdict's worked examples hold"),
+        pytest.param("components.gates.cloudwatch_reader", id="the weight-drift and ARN examples hold"),
+        pytest.param("components.gates.prometheus_reader", id="the query template example holds"),
+    ],
+)
+def test_docstring_examples(module: str) -> None:
+    failures, tried = doctest.testmod(importlib.import_module(module))
+    assert tried and not failures

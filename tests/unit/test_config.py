@@ -36,7 +36,7 @@ def _svc(kind: str = "canary", steps=(10, 100), **extra):
     strategy = {"kind": kind}
     if steps is not None:
         strategy["steps"] = list(steps)
-    return {"image": "nginx", "version": "1", "port": 80, "replicas": 1, "strategy": strategy, **extra}
+    return {"image": "nginx", "version": "1", "port": 80, "replicas": 1, "strategy": strategy} | extra
 
 
 CROSS_FIELD = [
@@ -64,3 +64,9 @@ def test_cross_field_errors_name_the_key(services, message):
 def test_missing_services_is_an_error():
     with pytest.raises(CutoverConfigError, match="cutover:services: required"):
         load_config({})
+
+
+def test_a_prometheus_threshold_without_its_query_is_rejected():
+    analysis = {"maxErrorRate": 0.01, "prometheus": {"url": "http://prometheus:9090"}}
+    with pytest.raises(CutoverConfigError, match=r"cutover:services\.web\.strategy\.analysis\.prometheus\.errorRateQuery: maxErrorRate is set"):
+        load_config({"services": {"web": _svc(strategy={"kind": "canary", "steps": [10, 100], "analysis": analysis})}})

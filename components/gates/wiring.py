@@ -1,0 +1,91 @@
+"""Which reader judges which service, and what it is asked: the gates' side of one program run.
+
+Builds the program's `GateSource` from config, the previous run's `endpoints`
+output (the ARNs the readers look at) and the clock. Readers are made lazily,
+one per kind, so a run without analysis never touches AWS or Prometheus.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from components.config import CutoverConfig, Platform, Router, ServiceConfig
+from components.gates.gate import evaluate_gate
+from components.gates.model import GateResult
+from components.gates.reader import EvidenceReader, EvidenceRequest, Route53Target
+from components.gates.verdict import Thresholds
+from components.rollout.model import RolloutState
+
+ReaderFactory = Callable[[ServiceConfig], EvidenceReader]
+
+
+def default_reader_factory(region: str) -> ReaderFactory:
+    readers: dict[str, EvidenceReader] = {}
+
+    def reader_for(service: ServiceConfig) -> EvidenceReader:
+        prometheus = service.strategy.analysis.prometheus
+        if prometheus is not None:
+            key = f"prometheus:{prometheus.url}:{prometheus.error_rate_query}:{prometheus.latency_query}:{prometheus.request_query}"
+            if key not in readers:
+                from components.gates.prometheus_reader import PrometheusEvidenceReader
+
+                readers[key] = PrometheusEvidenceReader(
+                    prometheus.url, prometheus.error_rate_query, prometheus.latency_query, request_query=prometheus.request_query
+                )
+            return readers[key]
+        if "cloudwatch" not in readers:
+            from components.gates.cloudwatch_reader import CloudWatchEvidenceReader
+
+            readers["cloudwatch"] = CloudWatchEvidenceReader(region=region)
+        return readers["cloudwatch"]
+
+    return reader_for
+
+
+def gate_source(
+    config: CutoverConfig,
+    previous_endpoints: Any,
+    now: datetime,
+    reader_for: ReaderFactory,
+) -> Callable[[str, ServiceConfig, RolloutState], GateResult]:
+    endpoints = previous_endpoints if isinstance(previous_endpoints, Mapping) else {}
+
+    def gate(name: str, service: ServiceConfig, previous: RolloutState) -> GateResult:
+        analysis = service.strategy.analysis
+        if analysis is None:
+            return GateResult.bake_only()
+        if service.platform is Platform.KUBERNETES and analysis.prometheus is None:
+            # Readiness is the Deployment's await in the run; metrics need a Prometheus to ask.
+            return GateResult.bake_only()
+        request = evidence_request(config, name, service, previous, endpoints.get(name) or {}, now)
+        return evaluate_gate(reader_for(service), request, Thresholds.from_analysis(analysis, service.replicas))
+
+    return gate
+
+
+def evidence_request(
+    config: CutoverConfig, name: str, service: ServiceConfig, previous: RolloutState, endpoints: Mapping[str, Any], now: datetime
+) -> EvidenceRequest:
+    """What to look at: the candidate color's target group over [stepStartedAt, now], the router's live weights."""
+    candidate = previous.candidate_color.value
+    target_groups = dict(endpoints.get("targetGroupArns") or {})
+    balancers = dict(endpoints.get("loadBalancerArns") or {})
+    route53 = None
+    if service.effective_router is Router.ROUTE53 and config.dns is not None:
+        route53 = Route53Target(zone_id=config.dns.zone_id, record_name=service.host or f"{name}.{config.dns.domain}", record_type="CNAME")
+    return EvidenceRequest(
+        service=name,
+        platform=service.platform.value,
+        candidate_color=candidate,
+        candidate_version=previous.candidate_version or service.version,
+        since=previous.step_started_at,
+        until=now,
+        candidate_target_group_arn=target_groups.get(candidate),
+        load_balancer_arn=balancers.get("shared") or balancers.get(candidate),
+        listener_rule_arn=endpoints.get("listenerRuleArn"),
+        expected_weights=previous.weights.as_dict(),
+        target_group_arns=target_groups,
+        route53=route53,
+        alarms=tuple(service.strategy.analysis.alarms),
+    )
