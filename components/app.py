@@ -67,9 +67,8 @@ def decide_service(
     except CorruptState as problem:
         state = recover(record, spec.version, spec.replicas, now, str(problem))
         return ServiceDecision(name, None, state, False, ())
-    # Gates judge a candidate in flight; before a start they can still veto it (an alarm firing).
-    wants_rollout = previous.in_flight or spec.version not in (previous.stable_version, previous.candidate_version)
-    verdict = gate(name, service, previous) if wants_rollout else GateResult.bake_only()
+    # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
+    verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
     state = next_state(previous, spec, verdict, now, strategy)
     gaining = tuple(c.value for c in Color if state.weights.of(c) > previous.weights.of(c))
     return ServiceDecision(name, previous, state, False, gaining)

@@ -74,6 +74,8 @@ def next_state(
             # A gate abort is sticky: retrying the same version needs a person (set abort, then remove it).
             hint = f"to retry {spec.version}, set abort: {spec.version} and remove it in a later run"
             return _settle(state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}"), spec, now)
+        if gate.verdict is GateVerdict.ABORT:
+            return _settle(state.with_(reason=f"abort lifted but {spec.version} not restarted: {gate.reason}"), spec, now)
         return _settle(_start(state, spec, now, f"abort lifted: {spec.version} restarted from the first step"), spec, now)
     if gate.verdict is GateVerdict.ABORT:
         return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate"), spec, now)

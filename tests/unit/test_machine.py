@@ -159,7 +159,8 @@ def test_every_run_keeps_the_invariants(plan, events, bake):
         assert state.weights.blue + state.weights.green == 100
         assert from_output(to_output(state)) == from_output(to_output(state))
         candidate_gain = state.weights.of(previous.candidate_color) - previous.weights.of(previous.candidate_color)
-        if state.stable_color == previous.stable_color and previous.candidate_version == state.candidate_version:
+        restarted = previous.phase is Phase.ABORTED  # a restart is a start: its gate is the candidate's readiness
+        if state.stable_color == previous.stable_color and previous.candidate_version == state.candidate_version and not restarted:
             # The candidate gains traffic only on an advancing verdict, never on hold/abort.
             if candidate_gain > 0 and previous.candidate_version is not None:
                 assert gate.verdict is GateVerdict.ADVANCE
@@ -173,8 +174,9 @@ def test_every_run_keeps_the_invariants(plan, events, bake):
             assert state.weights == Weights.all_on(previous.stable_color)
         if previous.in_flight and spec.abort == previous.candidate_version == spec.version:
             assert state.phase is Phase.ABORTED and state.weights == Weights.all_on(previous.stable_color)
-        if gate.verdict is GateVerdict.ABORT and previous.in_flight and spec.version == previous.candidate_version:
-            assert state.weights == Weights.all_on(previous.stable_color)
+        if gate.verdict is GateVerdict.ABORT and spec.version != previous.stable_version:
+            # A failing gate never lets a candidate gain traffic, whatever the phase.
+            assert state.weights.of(previous.candidate_color) == 0 or state.stable_color != previous.stable_color
         # The stable color always has its replicas; nothing is ever at zero while serving.
         for color in Color:
             if state.weights.of(color) > 0:

@@ -1,0 +1,96 @@
+"""All Kubernetes services of a run: check what Kubernetes would reject, then one KubernetesService each.
+
+The namespace (`cutover:kubernetes.namespace`) is assumed to exist: it is owned by the platform
+team (quotas, RBAC, network policies, Pod Security labels live there), and a namespace created
+here would be deleted, with everything in it, by a `pulumi destroy` of this stack.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from components.app import ServiceDecision, decision_tags, needs_preview, uses_two_colors
+from components.config import CONFIG_NAMESPACE, CutoverConfig, Router, ServiceConfig
+from components.kubernetes.manifest import InvalidKubernetesSetting, max_surge, secret_ref
+from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
+from components.rollout.decision import ANNOTATION_PREFIX
+
+
+def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision], records: dict, endpoints: dict) -> None:
+    """Register every Kubernetes service; fill `records[name]` (from applied weights) and `endpoints[name]`."""
+    kube = config.kubernetes
+    if kube is None:  # config validation already requires it; kept so the message names the key
+        raise pulumi.RunError(f"{CONFIG_NAMESPACE}:kubernetes: required by services on platform kubernetes")
+    problems = [p for name in decisions for p in kubernetes_problems(name, config.services[name])]
+    if problems:
+        raise pulumi.RunError("\n".join(problems))
+    from components.program import applied_record  # program imports this module lazily: no cycle
+
+    for name, decision in decisions.items():
+        service = config.services[name]
+        state = decision.state
+        colors = (state.stable_color, state.candidate_color) if uses_two_colors(service) else (state.stable_color,)
+        host = routing_host(config, name)
+        component = KubernetesService(
+            name,
+            KubernetesServiceArgs(
+                service=name,
+                namespace=kube.namespace,
+                kubernetes_version=kube.version,
+                image=service.image,
+                port=service.port,
+                health_check_path=service.health_check_path,
+                router=service.effective_router.value,
+                colors=tuple(sorted(c.value for c in colors)),
+                versions={c.value: v for c, v in state.versions.items()},
+                replicas={c.value: n for c, n in state.replicas.items()},
+                weights=state.weights,
+                stable_color=state.stable_color.value,
+                candidate_color=state.candidate_color.value,
+                candidate_deployed=state.candidate_version is not None,
+                gaining=decision.gaining,
+                max_surge=max_surge(service.strategy.max_surge),
+                preview=service.effective_router is Router.SERVICE or needs_preview(service),
+                host=host,
+                path_prefix=service.path_prefix or ("/" if host else f"/{name}"),
+                gateway_name=kube.gateway.name if kube.gateway else None,
+                gateway_namespace=kube.gateway.namespace if kube.gateway else None,
+                ingress_class=kube.ingress_class,
+                cpu=service.cpu,
+                memory=service.memory,
+                environment=dict(service.environment),
+                secrets=dict(service.secrets),
+                decision=decision_tags(decision, ANNOTATION_PREFIX),
+            ),
+        )
+        records[name] = applied_record(decision, component.applied_weights)
+        endpoints[name] = component.endpoints
+
+
+def routing_host(config: CutoverConfig, name: str) -> str | None:
+    """Host a Kubernetes service answers on: explicit, or `<service>.<hostSuffix>` when no path prefix is set."""
+    service = config.services[name]
+    suffix = config.kubernetes.host_suffix if config.kubernetes else None
+    if service.host:
+        return service.host
+    if service.path_prefix is None and suffix:
+        return f"{name}.{suffix}"
+    return None
+
+
+def kubernetes_problems(name: str, service: ServiceConfig) -> list[str]:
+    """Settings the config schema accepts but Kubernetes would reject, each naming its key."""
+    key = f"{CONFIG_NAMESPACE}:services.{name}"
+    problems = []
+    try:
+        max_surge(service.strategy.max_surge)
+    except InvalidKubernetesSetting as err:
+        problems.append(f"{key}.strategy.maxSurge: {err}")
+    for env_name, ref in sorted(service.secrets.items()):
+        try:
+            secret_ref(ref)
+        except InvalidKubernetesSetting as err:
+            problems.append(f"{key}.secrets.{env_name}: {err}")
+    return problems

@@ -1,0 +1,125 @@
+"""The `gateway` router: a Gateway API HTTPRoute with weighted backendRefs to one Service per color."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.manifest import APP_LABEL, SERVICE_PORT, backend_ref_weights
+from components.kubernetes.selector_service import cluster_url, selector_service, service_name
+from components.rollout.model import Weights
+
+GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+
+
+@dataclass(frozen=True)
+class WeightedHttpRouteArgs:
+    service: str
+    """Service name (the `app` label)."""
+    namespace: str
+    """Namespace of the route and the Services (backendRefs stay in-namespace: no ReferenceGrant)."""
+    colors: tuple[str, ...]
+    """Colors that get a Service and a backendRef: both for two-color strategies, the stable one for rolling."""
+    weights: Weights
+    """Percent per color this run applies."""
+    gateway_name: str
+    """The shared Gateway the route attaches to ..."""
+    gateway_namespace: str
+    """... and its namespace (its listeners must allow routes from `namespace`)."""
+    deployments: Mapping[str, pulumi.Resource]
+    """Color -> that color's TwinDeployment."""
+    gaining: tuple[str, ...] = ()
+    """Colors whose share rises this run: the route waits for their Deployments to be ready."""
+    host: str | None = None
+    """Hostname the route matches; None matches every hostname of the Gateway's listener."""
+    path_prefix: str = "/"
+    """Path prefix the route matches."""
+    preview_color: str | None = None
+    """Color a preview Service selects (blue-green: reach the candidate at 0 %); None: no preview."""
+    decision: dict[str, str] = field(default_factory=dict)
+    """Decision record, written as annotations on the HTTPRoute (it carries the weights)."""
+
+
+class WeightedHttpRoute(pulumi.ComponentResource):
+    """Weights live in one HTTPRoute rule, so a step is one in-place update of one object.
+
+    Each color's Service stays attached at weight 0 (Gateway API sends it nothing), so moving a
+    step never creates or deletes a backend; weights always sum to 100 (all-zero would be a 503).
+    """
+
+    applied_weights: pulumi.Output[dict]
+    """Weights read back from the route's applied backendRefs: {"blue": int, "green": int}."""
+    route_name: pulumi.Output[str]
+    """Physical name of the HTTPRoute."""
+    color_service_names: pulumi.Output[dict]
+    """Color -> physical name of its Service."""
+    preview_url: pulumi.Output[str | None]
+    """In-cluster URL of the preview Service, or None."""
+
+    def __init__(self, name: str, args: WeightedHttpRouteArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:kubernetes:WeightedHttpRoute", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        services = {
+            color: selector_service(
+                f"{name}-{color}",
+                namespace=args.namespace,
+                app=args.service,
+                color=color,
+                role=color,
+                wait_for_pods=False,
+                opts=child,
+            )
+            for color in sorted(args.colors)
+        }
+        names = {color: service_name(svc) for color, svc in services.items()}
+        route = k8s.apiextensions.CustomResource(
+            f"{name}-route",
+            api_version=GATEWAY_API_VERSION,
+            kind="HTTPRoute",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels={APP_LABEL: args.service}, annotations=args.decision or None),
+            spec={
+                "parentRefs": [
+                    {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": args.gateway_name, "namespace": args.gateway_namespace}
+                ],
+                **({"hostnames": [args.host]} if args.host else {}),
+                "rules": [
+                    {
+                        "matches": [{"path": {"type": "PathPrefix", "value": args.path_prefix}}],
+                        "backendRefs": [
+                            {"group": "", "kind": "Service", "name": names[c], "port": SERVICE_PORT, "weight": args.weights.of_name(c)}
+                            for c in sorted(args.colors)
+                        ],
+                    }
+                ],
+            },
+            # A color's share rises only after its Deployment reports its new pods ready.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in args.gaining if c in args.deployments]),
+        )
+        self.preview_url = pulumi.Output.from_input(None)
+        if args.preview_color is not None:
+            preview = selector_service(
+                f"{name}-preview",
+                namespace=args.namespace,
+                app=args.service,
+                color=args.preview_color,
+                role="preview",
+                wait_for_pods=False,
+                opts=child,
+            )
+            self.preview_url = cluster_url(preview, args.namespace)
+        self.route_name = route.metadata.apply(lambda m: (m or {}).get("name") if isinstance(m, dict) else getattr(m, "name", None))
+        self.color_service_names = pulumi.Output.all(**names)
+        self.applied_weights = pulumi.Output.all(route.spec, self.color_service_names).apply(
+            lambda values: backend_ref_weights(values[0], {n: c for c, n in values[1].items()})
+        )
+        self.register_outputs(
+            {
+                "applied_weights": self.applied_weights,
+                "route_name": self.route_name,
+                "color_service_names": self.color_service_names,
+                "preview_url": self.preview_url,
+            }
+        )

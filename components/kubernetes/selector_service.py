@@ -1,0 +1,63 @@
+"""The one shape of Service every router uses: ClusterIP on port 80, selecting one color's pods.
+
+Not a component: the routers create these as their own children (`parent=` the router), so each
+router owns the Services it points at and a Service's role never changes with the router's state.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.manifest import APP_LABEL, PORT_NAME, SERVICE_PORT, SKIP_AWAIT_ANNOTATION, selector
+
+ROLE_LABEL = "cutover.dev/role"
+
+
+def selector_service(
+    resource_name: str,
+    *,
+    namespace: str,
+    app: str,
+    color: str,
+    role: str,
+    wait_for_pods: bool,
+    opts: pulumi.ResourceOptions,
+    annotations: Mapping[str, str] | None = None,
+) -> k8s.core.v1.Service:
+    """A Service selecting `app`+`color`, targeting the container port named `http`.
+
+    `wait_for_pods=False` adds `pulumi.com/skipAwait`: Pulumi's Service await fails after 10 minutes
+    when no ready pod is selected, which is the normal state of an idle color (0 replicas) or of a
+    candidate before its first step. Readiness is still enforced where it matters: Deployments keep
+    their await, and every resource that gives a color traffic depends on that color's Deployment.
+    """
+    metadata_annotations = dict(annotations or {})
+    if not wait_for_pods:
+        metadata_annotations[SKIP_AWAIT_ANNOTATION] = "true"
+    return k8s.core.v1.Service(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(
+            namespace=namespace,
+            labels={APP_LABEL: app, ROLE_LABEL: role},
+            annotations=metadata_annotations or None,
+        ),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=selector(app, color),
+            ports=[k8s.core.v1.ServicePortArgs(name=PORT_NAME, port=SERVICE_PORT, target_port=PORT_NAME, protocol="TCP")],
+        ),
+        opts=opts,
+    )
+
+
+def service_name(service: k8s.core.v1.Service) -> pulumi.Output[str]:
+    """Physical (autonamed) name of a Service."""
+    return service.metadata.apply(lambda m: m.name if m else None)
+
+
+def cluster_url(service: k8s.core.v1.Service, namespace: str) -> pulumi.Output[str]:
+    """In-cluster URL of a Service."""
+    return service_name(service).apply(lambda n: f"http://{n}.{namespace}.svc.cluster.local")

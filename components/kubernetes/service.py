@@ -1,0 +1,194 @@
+"""One service on Kubernetes: a TwinDeployment per color and its router (Service switch, HTTPRoute or ingress-nginx canary)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
+from components.kubernetes.manifest import candidate_service_color
+from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
+from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
+from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
+from components.rollout.model import Weights
+
+ROUTERS = ("service", "gateway", "nginx")
+
+
+@dataclass(frozen=True)
+class KubernetesServiceArgs:
+    service: str
+    """Service name: the `app` label of everything below."""
+    namespace: str
+    """Namespace everything lives in (assumed to exist: owned by the platform team)."""
+    kubernetes_version: str
+    """Kubernetes minor version the manifests target, e.g. "1.32"."""
+    image: str
+    """Image without tag."""
+    port: int
+    """Container port."""
+    health_check_path: str
+    """Readiness probe path."""
+    router: str
+    """`service` (selector switch), `gateway` (HTTPRoute weights) or `nginx` (canary Ingress)."""
+    colors: tuple[str, ...]
+    """Colors that exist: both for two-color strategies, the stable one for rolling."""
+    versions: dict[str, str]
+    """Color -> image tag."""
+    replicas: dict[str, int]
+    """Color -> desired pods (0 = scaled down, never deleted)."""
+    weights: Weights
+    """Production weights this run applies."""
+    stable_color: str
+    """The color serving the stable version."""
+    candidate_color: str
+    """The other color."""
+    candidate_deployed: bool
+    """A candidate version is on the candidate color (in flight, paused or aborted)."""
+    gaining: tuple[str, ...]
+    """Colors whose weight rises this run: the router waits for their Deployments to be ready."""
+    max_surge: int | str
+    """Surge pods of a rolling update (maxUnavailable is always 0)."""
+    preview: bool = False
+    """Create a preview Service that reaches the candidate (`service` and `gateway` routers)."""
+    host: str | None = None
+    """Host the route / Ingresses match."""
+    path_prefix: str = "/"
+    """Path prefix the route / Ingresses match."""
+    gateway_name: str | None = None
+    """Gateway an HTTPRoute attaches to (router `gateway`)."""
+    gateway_namespace: str | None = None
+    """Its namespace."""
+    ingress_class: str = "nginx"
+    """IngressClass of ingress-nginx (router `nginx`)."""
+    cpu: int = 256
+    """AWS-style CPU units (1024 = one core)."""
+    memory: int = 512
+    """MiB."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """Plain environment variables."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Env var -> "secret-name:key"."""
+    decision: dict[str, str] = field(default_factory=dict)
+    """Decision record (annotations) for the resource that carries the weights."""
+
+
+class KubernetesService(pulumi.ComponentResource):
+    """Builds both colors and the router of one service from the rollout's next state."""
+
+    applied_weights: pulumi.Output[dict]
+    """Weights read back from the router's applied outputs."""
+    endpoints: pulumi.Output[dict]
+    """How to reach and inspect the service: namespace, router, url, previewUrl, deployments, routerObjects, inspect."""
+
+    def __init__(self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:kubernetes:KubernetesService", name, None, opts)
+        if args.router not in ROUTERS:
+            raise ValueError(f"unknown kubernetes router {args.router!r}; expected one of {', '.join(ROUTERS)}")
+        self._args = args
+        twins = {color: self._create_color(name, color) for color in sorted(args.colors)}
+        preview_color = candidate_service_color(args.stable_color, args.candidate_color, args.candidate_deployed)
+        two_colors = args.candidate_color in args.colors
+        router_objects: dict[str, pulumi.Input] = {}
+        if args.router == "service":
+            switch = ServiceSwitch(
+                f"{name}-switch",
+                ServiceSwitchArgs(
+                    service=args.service,
+                    namespace=args.namespace,
+                    stable_color=args.stable_color,
+                    preview_color=preview_color if args.preview and two_colors else None,
+                    deployments=twins,
+                    gaining=args.gaining,
+                    decision=args.decision,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            self.applied_weights = switch.applied_weights
+            url, preview_url = switch.url, switch.preview_url
+            router_objects["stableService"] = switch.stable_service_name
+        elif args.router == "gateway":
+            route = WeightedHttpRoute(
+                f"{name}-gateway",
+                WeightedHttpRouteArgs(
+                    service=args.service,
+                    namespace=args.namespace,
+                    colors=tuple(sorted(args.colors)),
+                    weights=args.weights,
+                    gateway_name=args.gateway_name or "",
+                    gateway_namespace=args.gateway_namespace or "",
+                    deployments=twins,
+                    gaining=args.gaining,
+                    host=args.host,
+                    path_prefix=args.path_prefix,
+                    preview_color=preview_color if args.preview and two_colors else None,
+                    decision=args.decision,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            self.applied_weights = route.applied_weights
+            url, preview_url = self._public_url(), route.preview_url
+            router_objects["httpRoute"] = route.route_name
+            router_objects["colorServices"] = route.color_service_names
+        else:
+            canary = NginxCanary(
+                f"{name}-nginx",
+                NginxCanaryArgs(
+                    service=args.service,
+                    namespace=args.namespace,
+                    ingress_class=args.ingress_class,
+                    stable_color=args.stable_color,
+                    candidate_color=preview_color if two_colors else None,
+                    candidate_percent=args.weights.of_name(args.candidate_color),
+                    deployments=twins,
+                    gaining=args.gaining,
+                    host=args.host,
+                    path_prefix=args.path_prefix,
+                    decision=args.decision,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+            self.applied_weights = canary.applied_weights
+            url, preview_url = self._public_url(), canary.preview_url
+            router_objects["ingresses"] = canary.ingress_names
+        self.endpoints = pulumi.Output.from_input(
+            {
+                "namespace": args.namespace,
+                "router": args.router,
+                "url": url,
+                "previewUrl": preview_url,
+                "deployments": {color: twin.deployment_name for color, twin in twins.items()},
+                "routerObjects": router_objects,
+                "inspect": f"kubectl -n {args.namespace} get deployments,services,pdb,ingresses,httproutes -l app={args.service}",
+            }
+        )
+        self.register_outputs({"applied_weights": self.applied_weights, "endpoints": self.endpoints})
+
+    def _create_color(self, name: str, color: str) -> TwinDeployment:
+        args = self._args
+        return TwinDeployment(
+            f"{name}-{color}",
+            TwinDeploymentArgs(
+                service=args.service,
+                namespace=args.namespace,
+                color=color,
+                image=args.image,
+                version=args.versions[color],
+                port=args.port,
+                replicas=args.replicas[color],
+                health_check_path=args.health_check_path,
+                max_surge=args.max_surge,
+                kubernetes_version=args.kubernetes_version,
+                cpu=args.cpu,
+                memory=args.memory,
+                environment=dict(args.environment),
+                secrets=dict(args.secrets),
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+
+    def _public_url(self) -> str | None:
+        """URL through the Gateway / ingress controller; None when the service has no host (any host matches)."""
+        args = self._args
+        return f"http://{args.host}{args.path_prefix}" if args.host else None

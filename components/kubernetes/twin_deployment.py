@@ -1,0 +1,159 @@
+"""One color of a service on Kubernetes: its Deployment and the PodDisruptionBudget that guards it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.kubernetes.manifest import (
+    PORT_NAME,
+    compute_resources,
+    container_env,
+    pod_labels,
+    selector,
+    supports_sleep_action,
+)
+
+MIN_READY_SECONDS = 10
+"""A new pod counts as available only after it stayed ready this long (catches crash-after-start)."""
+PROGRESS_DEADLINE_SECONDS = 300
+"""A stuck rollout is reported failed after 5 minutes, before Pulumi's own 10-minute await timeout,
+so `pulumi up` fails with Kubernetes' reason (ProgressDeadlineExceeded) and the router is not touched."""
+PRE_STOP_SECONDS = 5
+"""A terminating pod keeps serving while endpoints, kube-proxy and the ingress drop it."""
+
+
+@dataclass(frozen=True)
+class TwinDeploymentArgs:
+    service: str
+    """Service name: the `app` label and the container name."""
+    namespace: str
+    """Namespace the objects live in (owned by the platform team, not created here)."""
+    color: str
+    """`blue` or `green`."""
+    image: str
+    """Image without tag."""
+    version: str
+    """Image tag this color runs."""
+    port: int
+    """Container port; named `http` so Services target it by name."""
+    replicas: int
+    """Pods to run; 0 keeps the Deployment (scaled down, never deleted)."""
+    health_check_path: str
+    """Readiness probe path: a pod joins Services only once it answers here."""
+    max_surge: int | str
+    """Extra pods a rolling update may start (maxUnavailable is always 0)."""
+    kubernetes_version: str
+    """Kubernetes minor version the manifests target, e.g. "1.32"."""
+    cpu: int = 256
+    """AWS-style CPU units (1024 = one core), turned into millicores."""
+    memory: int = 512
+    """MiB."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """Plain environment variables."""
+    secrets: dict[str, str] = field(default_factory=dict)
+    """Env var -> "secret-name:key" (a Secret in the same namespace)."""
+
+
+class TwinDeployment(pulumi.ComponentResource):
+    """A color's Deployment (selector app+color, immutable) plus its PodDisruptionBudget.
+
+    Changing `version` rolls the pods in place (RollingUpdate, maxUnavailable 0); changing
+    `replicas` scales. Neither replaces the Deployment: it is autonamed and its selector never
+    holds the version. Pulumi's await logic stays on, so an update returns only once the new
+    pods are ready, and a router that depends on this component moves traffic only onto ready pods.
+    """
+
+    deployment_name: pulumi.Output[str]
+    """Physical (autonamed) Deployment name."""
+    disruption_budget_name: pulumi.Output[str]
+    """Physical (autonamed) PodDisruptionBudget name."""
+
+    def __init__(self, name: str, args: TwinDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("cutover:kubernetes:TwinDeployment", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        labels = pod_labels(args.service, args.color, args.version)
+        # No metadata.name: Pulumi autonames, so a replacement (should one ever be forced) is created
+        # before the old one is deleted instead of delete-then-create with a gap.
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=args.replicas,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(args.service, args.color)),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=args.max_surge),
+                ),
+                min_ready_seconds=MIN_READY_SECONDS,
+                progress_deadline_seconds=PROGRESS_DEADLINE_SECONDS,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=self._pod_spec(args),
+                ),
+            ),
+            opts=child,
+        )
+        # maxUnavailable 1 rather than a minAvailable: it needs no arithmetic on `replicas`, so the
+        # budget never changes while a color scales between 0 and N; it never blocks a node drain
+        # (minAvailable 1 on a 1-replica color would, forever); and on a 0-replica color it is moot.
+        # A drain still takes at most one pod of a color at a time; run 2+ replicas to ride it out.
+        budget = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=selector(args.service, args.color)),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(args.service, args.color)),
+            ),
+            opts=child,
+        )
+        self.deployment_name = deployment.metadata.apply(lambda m: m.name if m else None)
+        self.disruption_budget_name = budget.metadata.apply(lambda m: m.name if m else None)
+        self.register_outputs({"deployment_name": self.deployment_name, "disruption_budget_name": self.disruption_budget_name})
+
+    @staticmethod
+    def _pod_spec(args: TwinDeploymentArgs) -> k8s.core.v1.PodSpecArgs:
+        lifecycle = None
+        if supports_sleep_action(args.kubernetes_version):
+            lifecycle = k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=PRE_STOP_SECONDS)))
+        return k8s.core.v1.PodSpecArgs(
+            # The Pod Security "restricted" profile: non-root, no escalation, no capabilities, default seccomp.
+            security_context=k8s.core.v1.PodSecurityContextArgs(
+                run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
+            ),
+            automount_service_account_token=False,
+            containers=[
+                k8s.core.v1.ContainerArgs(
+                    name=args.service,
+                    image=f"{args.image}:{args.version}",
+                    ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=args.port, protocol="TCP")],
+                    env=[_env_var(item) for item in container_env(args.environment, args.secrets)],
+                    readiness_probe=k8s.core.v1.ProbeArgs(
+                        http_get=k8s.core.v1.HTTPGetActionArgs(path=args.health_check_path, port=PORT_NAME),
+                        period_seconds=5,
+                        timeout_seconds=2,
+                        failure_threshold=3,
+                    ),
+                    resources=k8s.core.v1.ResourceRequirementsArgs(**compute_resources(args.cpu, args.memory)),
+                    security_context=k8s.core.v1.SecurityContextArgs(
+                        run_as_non_root=True,
+                        allow_privilege_escalation=False,
+                        privileged=False,
+                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+                    ),
+                    lifecycle=lifecycle,
+                )
+            ],
+        )
+
+
+def _env_var(item: dict) -> k8s.core.v1.EnvVarArgs:
+    if "valueFrom" in item:
+        ref = item["valueFrom"]["secretKeyRef"]
+        return k8s.core.v1.EnvVarArgs(
+            name=item["name"],
+            value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ref["name"], key=ref["key"])),
+        )
+    return k8s.core.v1.EnvVarArgs(name=item["name"], value=item["value"])
