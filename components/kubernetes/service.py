@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
-from components.kubernetes.manifest import candidate_service_color
+from components.kubernetes.manifest import InvalidKubernetesSetting, candidate_service_color
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
@@ -85,7 +85,7 @@ class KubernetesService(pulumi.ComponentResource):
     def __init__(self, name: str, args: KubernetesServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:kubernetes:KubernetesService", name, None, opts)
         if args.router not in ROUTERS:
-            raise ValueError(f"unknown kubernetes router {args.router!r}; expected one of {', '.join(ROUTERS)}")
+            raise InvalidKubernetesSetting(f"unknown kubernetes router {args.router!r}; expected one of {', '.join(ROUTERS)}")
         self._args = args
         twins = {color: self._create_color(name, color) for color in sorted(args.colors)}
         preview_color = candidate_service_color(args.stable_color, args.candidate_color, args.candidate_deployed)

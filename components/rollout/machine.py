@@ -193,7 +193,8 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
                 reason=f"paused after {runs} inconclusive runs ({gate.reason}); approve: {state.candidate_version} to go on",
             )
         return state.with_(inconclusive_runs=runs, reason=f"holding step {step}: {gate.reason}")
-    return _enter_step(state, spec, step + 1, now, f"advanced to step {step + 1}", "advance")
+    evidence = f" ({gate.reason})" if gate.measurements else ""
+    return _enter_step(state, spec, step + 1, now, f"advanced to step {step + 1}{evidence}", "advance")
 
 
 def _still_paused(state: RolloutState) -> str:
