@@ -1,0 +1,32 @@
+"""The README's main command: the rehearsal prints one line per service per run and a whole rollout."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from rehearsal.engine import PROJECT_ROOT
+
+
+def rehearse(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rehearsal", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_the_dev_rehearsal_shows_a_whole_canary_and_an_approved_blue_green():
+    done = rehearse()
+    assert done.returncode == 0, done.stdout + done.stderr
+    web = [line for line in done.stdout.splitlines() if line.strip().startswith("web ")]
+    assert any("blue  90 / green  10" in line for line in web)
+    assert any("blue  50 / green  50" in line for line in web)
+    assert any("promoted 1.28 on green" in line for line in web)
+    assert any("blue scaled to zero" in line for line in web)
+    admin = [line for line in done.stdout.splitlines() if line.strip().startswith("admin ")]
+    assert any("waiting for approve: 1.28" in line for line in admin)
+    assert "policy mandatory" not in done.stdout
+
+
+def test_the_gates_rehearsal_shows_a_healthy_step_then_the_abort():
+    done = rehearse("--scenario", "rehearsal/scenarios/dev-gates.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "advanced to step 1 (passed: error rate 0.3%" in done.stdout
+    assert "gate aborted: error rate 20.0% > 5.0%" in done.stdout
