@@ -219,7 +219,23 @@ class ServiceConfig(_Model):
         clash = set(self.environment) & set(self.secrets)
         if clash:
             raise ConfigProblem("secrets", f"{sorted(clash)} set both as plain environment and as secret")
+        if self.platform is Platform.KUBERNETES:
+            self._check_kubernetes_settings()
         return self
+
+    def _check_kubernetes_settings(self) -> None:
+        """What the schema accepts but Kubernetes would reject, refused before anything is registered."""
+        from components.kubernetes.manifest import InvalidKubernetesSetting, max_surge, secret_ref
+
+        try:
+            max_surge(self.strategy.max_surge)
+        except InvalidKubernetesSetting as err:
+            raise ConfigProblem("strategy.maxSurge", str(err)) from None
+        for env_name, ref in sorted(self.secrets.items()):
+            try:
+                secret_ref(ref)
+            except InvalidKubernetesSetting as err:
+                raise ConfigProblem(f"secrets.{env_name}", str(err)) from None
 
 
 class CutoverConfig(_Model):

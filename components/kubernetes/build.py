@@ -7,13 +7,11 @@ here would be deleted, with everything in it, by a `pulumi destroy` of this stac
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 
 from components.app import ServiceDecision, decision_tags, needs_preview, uses_two_colors
-from components.config import CONFIG_NAMESPACE, CutoverConfig, Router, ServiceConfig
-from components.kubernetes.manifest import InvalidKubernetesSetting, max_surge, secret_ref
+from components.config import CONFIG_NAMESPACE, CutoverConfig, Router
+from components.kubernetes.manifest import max_surge
 from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
 from components.rollout.decision import ANNOTATION_PREFIX
 
@@ -23,9 +21,6 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
     kube = config.kubernetes
     if kube is None:  # config validation already requires it; kept so the message names the key
         raise pulumi.RunError(f"{CONFIG_NAMESPACE}:kubernetes: required by services on platform kubernetes")
-    problems = [p for name in decisions for p in kubernetes_problems(name, config.services[name])]
-    if problems:
-        raise pulumi.RunError("\n".join(problems))
     from components.program import applied_record  # program imports this module lazily: no cycle
 
     for name, decision in decisions.items():
@@ -78,19 +73,3 @@ def routing_host(config: CutoverConfig, name: str) -> str | None:
     if service.path_prefix is None and suffix:
         return f"{name}.{suffix}"
     return None
-
-
-def kubernetes_problems(name: str, service: ServiceConfig) -> list[str]:
-    """Settings the config schema accepts but Kubernetes would reject, each naming its key."""
-    key = f"{CONFIG_NAMESPACE}:services.{name}"
-    problems = []
-    try:
-        max_surge(service.strategy.max_surge)
-    except InvalidKubernetesSetting as err:
-        problems.append(f"{key}.strategy.maxSurge: {err}")
-    for env_name, ref in sorted(service.secrets.items()):
-        try:
-            secret_ref(ref)
-        except InvalidKubernetesSetting as err:
-            problems.append(f"{key}.secrets.{env_name}: {err}")
-    return problems

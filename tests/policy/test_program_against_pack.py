@@ -187,7 +187,96 @@ def test_plaintext_secrets_in_a_real_config_variant_are_caught():
     assert check(Stack(config, stack="prod").up().result, "prod") == [], "a secret reference passes"
 
 
-def test_every_policy_of_the_pack_has_a_broken_variant_here_or_in_the_kubernetes_suite():
-    covered = {p.values[0] for p in AWS_BREAKAGES} | {"route53-weighted-records", "route53-weighted-set-not-all-zero", "no-plaintext-secrets-in-env"}
-    kubernetes = {p.name for p in ALL_POLICIES if p.name.startswith(("k8s-", "httproute-", "nginx-"))}
-    assert {p.name for p in ALL_POLICIES} - covered - kubernetes == set()
+# --- Kubernetes: the dev stack's gateway canary `api` plus an nginx canary `shop`, mid-rollout -----------
+
+
+@pytest.fixture(scope="module")
+def kubernetes_run() -> RunResult:
+    config = stack_config(PROJECT_ROOT / "Pulumi.dev.yaml")
+    shop = copy.deepcopy(config["cutover:services"]["api"])
+    config["cutover:services"]["shop"] = {**shop, "router": "nginx", "host": "shop.dev.example.com"}
+    stack = Stack(config, stack="dev")
+    stack.up()
+    stack.set("cutover:services.api.version", "9.9")
+    stack.set("cutover:services.shop.version", "9.9")
+    return stack.up().result
+
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment::api-green-deployment"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget::api-green-pdb"
+ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute::api-gateway-route"
+CANARY = "kubernetes:networking.k8s.io/v1:Ingress::shop-nginx-canary"
+
+
+def _container(inputs):
+    return inputs["spec"]["template"]["spec"]["containers"][0]
+
+
+def _route_all_zero(inputs, _):
+    for ref in inputs["spec"]["rules"][0]["backendRefs"]:
+        ref["weight"] = 0
+
+
+def _canary_150(inputs, _):
+    inputs["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary-weight"] = "150"
+
+
+def _named_deployment(inputs, _):
+    inputs["metadata"]["name"] = "api-green"
+
+
+def _no_readiness(inputs, _):
+    _container(inputs).pop("readinessProbe")
+
+
+def _unavailable_one(inputs, _):
+    inputs["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] = 1
+
+
+def _no_requests(inputs, _):
+    _container(inputs)["resources"].pop("requests")
+
+
+def _pdb_elsewhere(inputs, _):
+    inputs["spec"]["selector"]["matchLabels"] = {"app": "someone-else"}
+
+
+def _root(inputs, _):
+    inputs["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] = False
+    _container(inputs)["securityContext"]["runAsNonRoot"] = False
+
+
+def _privileged_pod(inputs, _):
+    _container(inputs)["securityContext"]["privileged"] = True
+
+
+def _plaintext_token(inputs, _):
+    _container(inputs)["env"] = [{"name": "API_TOKEN", "value": "s3cr3t"}]
+
+
+KUBERNETES_BREAKAGES = [
+    pytest.param("httproute-backend-weights", ROUTE, _route_all_zero, id="httproute-backend-weights catches all-zero backendRefs"),
+    pytest.param("nginx-canary-weight", CANARY, _canary_150, id="nginx-canary-weight catches a weight of 150"),
+    pytest.param("autonamed-replaceable-resources", DEPLOYMENT, _named_deployment, id="autonamed-replaceable-resources catches a named Deployment"),
+    pytest.param("k8s-readiness-probes", DEPLOYMENT, _no_readiness, id="k8s-readiness-probes catches a container without one"),
+    pytest.param("k8s-rolling-update-zero-unavailable", DEPLOYMENT, _unavailable_one, id="k8s-rolling-update-zero-unavailable catches maxUnavailable 1"),
+    pytest.param("k8s-resource-requests", DEPLOYMENT, _no_requests, id="k8s-resource-requests catches a container without requests"),
+    pytest.param("k8s-pod-disruption-budget", PDB, _pdb_elsewhere, id="k8s-pod-disruption-budget catches a Deployment no PDB covers"),
+    pytest.param("k8s-run-as-non-root", DEPLOYMENT, _root, id="k8s-run-as-non-root catches pods running as root"),
+    pytest.param("containers-not-privileged", DEPLOYMENT, _privileged_pod, id="containers-not-privileged catches a privileged pod"),
+    pytest.param("no-plaintext-secrets-in-env", DEPLOYMENT, _plaintext_token, id="no-plaintext-secrets-in-env catches a token in a pod env"),
+]
+
+
+@pytest.mark.parametrize("policy, key, change", KUBERNETES_BREAKAGES)
+def test_each_kubernetes_policy_catches_a_broken_variant_of_a_real_resource(kubernetes_run, policy, key, change):
+    assert check(kubernetes_run, "staging") == [], "the unbroken run is clean"
+    violations = check(broken(kubernetes_run, key, change), "staging")
+    assert {v.policy_name for v in violations} == {policy}, [(v.policy_name, v.message) for v in violations]
+    assert all(v.enforcement_level == "mandatory" for v in violations)
+
+
+def test_every_policy_of_the_pack_has_a_broken_variant():
+    covered = {p.values[0] for p in AWS_BREAKAGES + KUBERNETES_BREAKAGES}
+    covered |= {"route53-weighted-records", "route53-weighted-set-not-all-zero"}
+    assert {p.name for p in ALL_POLICIES} - covered == set()
