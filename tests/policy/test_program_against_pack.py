@@ -14,7 +14,7 @@ from dataclasses import replace
 import pytest
 
 from policies.rules import ALL_POLICIES
-from rehearsal.engine import PROJECT_ROOT, RecordedResource, RunResult, stack_config
+from rehearsal.engine import PROJECT_ROOT, RecordedResource, RecordingMocks, RunResult, stack_config
 from rehearsal.policy_check import check, policy_config
 from rehearsal.scenario import Stack
 
@@ -280,3 +280,34 @@ def test_every_policy_of_the_pack_has_a_broken_variant():
     covered = {p.values[0] for p in AWS_BREAKAGES + KUBERNETES_BREAKAGES}
     covered |= {"route53-weighted-records", "route53-weighted-set-not-all-zero"}
     assert {p.name for p in ALL_POLICIES} - covered == set()
+
+
+# --- preview of a first deploy: computed outputs (ARNs, names) are unknown ------------------------------
+
+
+class FirstPreviewMocks(RecordingMocks):
+    """What a first `pulumi preview` hands over: a new resource's computed outputs are unknown."""
+
+    def new_resource(self, args):
+        resource_id, outputs = super().new_resource(args)
+        return (resource_id, outputs) if args.typ == "pulumi:pulumi:StackReference" else (resource_id, dict(args.inputs))
+
+
+@pytest.fixture(scope="module")
+def first_preview() -> RunResult:
+    run = Stack(stack_config(PROJECT_ROOT / "Pulumi.prod.yaml"), stack="prod", mocks_factory=FirstPreviewMocks).preview()
+    assert run.result.error is None
+    return run.result
+
+
+def test_unknowns_at_preview_give_advisory_notes_not_failures(first_preview):
+    violations = check(first_preview, "prod")
+    assert violations, "some checks cannot run before ARNs exist"
+    assert all(v.unknown and v.enforcement_level == "advisory" for v in violations)
+    assert all("during preview" in v.message for v in violations)
+
+
+def test_an_unknown_elsewhere_never_hides_a_known_problem(first_preview):
+    violations = check(broken(first_preview, RULE, _weights), "prod")
+    caught = [v for v in violations if v.policy_name == "alb-forward-weights"]
+    assert caught and caught[0].enforcement_level == "mandatory" and not caught[0].unknown
