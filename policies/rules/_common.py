@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from pulumi_policy import PolicyConfigSchema
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError
@@ -114,6 +114,69 @@ class PreviewUnknowns:
     def reraise(self) -> None:
         if self.first is not None:
             raise self.first
+
+
+@contextlib.contextmanager
+def preview_checks(resource_name: str | None = None) -> Iterator[PreviewUnknowns]:
+    """`with preview_checks() as unknowns:` around a validator's checks. An unknown read directly in the
+    block ends it; on leaving the block (also by `return`) the first unknown, whether from the block or
+    from one of its own `unknowns.guard()`s, is raised."""
+    unknowns = PreviewUnknowns(resource_name)
+    with unknowns.guard():
+        yield unknowns
+    unknowns.reraise()
+
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+def read_each(values: list[V], unknowns: PreviewUnknowns, read: Callable[[int, V], T | None],
+              resource_name: str | None = None) -> list[T | None]:
+    """`read(index, value)` for every value, each under its own guard: None where the read hit an unknown."""
+    results: list[T | None] = []
+    for index, value in enumerate(values):
+        with unknowns.guard(resource_name):
+            results.append(read(index, value))
+            continue
+        results.append(None)
+    return results
+
+
+def whole_in_range(number: float | None, low: float, high: float) -> bool:
+    """A whole number within low..high (None, a missing or non-numeric value, is not)."""
+    return number is not None and low <= number <= high and number.is_integer()
+
+
+def all_zero(weights: list[float | None]) -> bool:
+    """Every weight is known and 0 (None, an unknown or invalid weight, leaves the split undecided)."""
+    return bool(weights) and None not in weights and not any(weights)
+
+
+POD_CONTAINER_FIELDS = ("containers", "initContainers")
+
+
+def pod_spec(props: Any) -> Any:
+    """A Deployment's pod template spec."""
+    return dig(props, "spec", "template", "spec")
+
+
+def pod_containers(props: Any, fields: tuple[str, ...] = POD_CONTAINER_FIELDS) -> list[tuple[str, Any]]:
+    """(field, container) for a Deployment's containers and initContainers (or just the `fields` given)."""
+    pod = pod_spec(props)
+    return [(f, c) for f in fields for c in items(dig(pod, f))]
+
+
+def check_pod_containers(args: Any, report_violation: Any, unknowns: PreviewUnknowns,
+                         problem: Callable[[Any], str | None], label: Callable[[Any, str, int], str],
+                         fields: tuple[str, ...] = POD_CONTAINER_FIELDS) -> None:
+    """Report "Deployment '<name>': <label> <problem>" for every container of a Deployment whose
+    `problem(container)` is a message; each container is checked under its own guard."""
+    for index, (field, container) in enumerate(pod_containers(args.props, fields)):
+        with unknowns.guard():
+            found = problem(container)
+            if found:
+                report_violation(f"Deployment '{args.name}': {label(container, field, index)} {found}", None)
 
 
 def schema(**properties: dict[str, Any]) -> PolicyConfigSchema:

@@ -27,10 +27,10 @@ from ._common import (
     K8S_SERVICE,
     PRODUCTION_SETTING,
     SSM_PARAMETER,
-    PreviewUnknowns,
     dig,
     fmt,
     is_map,
+    preview_checks,
     schema,
     setting,
 )
@@ -106,13 +106,11 @@ def read_decision_record(args: ResourceValidationArgs) -> dict[str, Any] | None:
 
 
 def rollout_step_discipline_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         record = read_decision_record(args)
         if record is None:
             return
         _check_record(args, record, report_violation)
-    unknowns.reraise()
 
 
 def _check_record(args: ResourceValidationArgs, record: dict[str, Any], report_violation: ReportViolation) -> None:

@@ -7,11 +7,11 @@ from pulumi_policy import EnforcementLevel, ReportViolation, ResourceValidationA
 from ._common import (
     ECS_SERVICE,
     PRODUCTION_SETTING,
-    PreviewUnknowns,
     as_number,
     dig,
     fmt,
     items,
+    preview_checks,
     schema,
     setting,
     show,
@@ -23,15 +23,13 @@ ECS_DEFAULT_MINIMUM_HEALTHY_PERCENT = 100  # AWS default for REPLICA services wh
 def ecs_circuit_breaker_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != ECS_SERVICE:
         return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         breaker = args.props.get("deploymentCircuitBreaker")
         enable, rollback = dig(breaker, "enable"), dig(breaker, "rollback")
         if enable is not True or rollback is not True:
             report_violation(
                 f"ECS service '{args.name}' has deploymentCircuitBreaker enable={enable}, rollback={rollback}; "
                 "both must be true so a deployment whose tasks never turn healthy rolls back by itself.", None)
-    unknowns.reraise()
 
 
 ecs_circuit_breaker = ResourceValidationPolicy(
@@ -59,15 +57,13 @@ def ecs_minimum_healthy_percent_validator(args: ResourceValidationArgs, report_v
     if args.resource_type != ECS_SERVICE or setting(args, MINIMUM_HEALTHY_SCHEMA, "production") is not True:
         return
     floor = as_number(setting(args, MINIMUM_HEALTHY_SCHEMA, "minimumHealthyPercent"))
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         raw = args.props.get("deploymentMinimumHealthyPercent")
         percent = ECS_DEFAULT_MINIMUM_HEALTHY_PERCENT if raw is None else as_number(raw)
         if percent is None or (floor is not None and percent < floor):
             report_violation(
                 f"ECS service '{args.name}' has deploymentMinimumHealthyPercent {show(raw)}; production requires at "
                 f"least {fmt(floor)} so a deployment never runs below full capacity.", None)
-    unknowns.reraise()
 
 
 ecs_minimum_healthy_percent = ResourceValidationPolicy(
@@ -83,8 +79,7 @@ ecs_minimum_healthy_percent = ResourceValidationPolicy(
 def ecs_health_check_grace_period_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != ECS_SERVICE:
         return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         if not items(args.props.get("loadBalancers")):
             return
         grace = as_number(args.props.get("healthCheckGracePeriodSeconds"))
@@ -92,7 +87,6 @@ def ecs_health_check_grace_period_validator(args: ResourceValidationArgs, report
             report_violation(
                 f"ECS service '{args.name}' is load balanced but has no healthCheckGracePeriodSeconds; set it so "
                 "slow-starting tasks are not killed by failing load balancer health checks.", None)
-    unknowns.reraise()
 
 
 ecs_health_check_grace_period = ResourceValidationPolicy(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -13,33 +13,43 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._common import K8S_DEPLOYMENT, K8S_PDB, PreviewUnknowns, dig, is_map, items, show
+from ._common import (
+    K8S_DEPLOYMENT,
+    K8S_PDB,
+    PreviewUnknowns,
+    check_pod_containers,
+    dig,
+    is_map,
+    preview_checks,
+    show,
+)
 
 DEFAULT_NAMESPACE = "default"
 ZERO_UNAVAILABLE = {0, "0", "0%"}
 
 
-def _containers(props: Any) -> list[Any]:
-    return items(dig(props, "spec", "template", "spec", "containers"))
+def _check_containers(args: ResourceValidationArgs, report_violation: ReportViolation,
+                      problem: Callable[[Any], str | None]) -> None:
+    """Report `problem` for each of a Deployment's (regular) containers, named by name or else by index."""
+    if args.resource_type != K8S_DEPLOYMENT:
+        return
+    with preview_checks() as unknowns:
+        check_pod_containers(args, report_violation, unknowns, problem, _container_label, fields=("containers",))
 
 
-def _container_name(container: Any, index: int) -> str:
+def _container_label(container: Any, field: str, index: int) -> str:
     name = dig(container, "name")
-    return f"'{name}'" if isinstance(name, str) else f"#{index}"
+    return f"container '{name}'" if isinstance(name, str) else f"container #{index}"
+
+
+def _missing_readiness_probe(container: Any) -> str | None:
+    if is_map(dig(container, "readinessProbe")):
+        return None
+    return "has no readinessProbe; without one a pod receives traffic as soon as it starts."
 
 
 def k8s_readiness_probes_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != K8S_DEPLOYMENT:
-        return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
-        for i, container in enumerate(_containers(args.props)):
-            with unknowns.guard():
-                if not is_map(dig(container, "readinessProbe")):
-                    report_violation(
-                        f"Deployment '{args.name}': container {_container_name(container, i)} has no readinessProbe; "
-                        "without one a pod receives traffic as soon as it starts.", None)
-    unknowns.reraise()
+    _check_containers(args, report_violation, _missing_readiness_probe)
 
 
 k8s_readiness_probes = ResourceValidationPolicy(
@@ -55,8 +65,7 @@ def k8s_rolling_update_validator(args: ResourceValidationArgs, report_violation:
     if args.resource_type != K8S_DEPLOYMENT:
         return
     who = f"Deployment '{args.name}'"
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         strategy = dig(args.props, "spec", "strategy")
         kind = dig(strategy, "type")
         if kind not in (None, "RollingUpdate"):
@@ -72,7 +81,6 @@ def k8s_rolling_update_validator(args: ResourceValidationArgs, report_violation:
         if value not in ZERO_UNAVAILABLE:
             report_violation(f"{who} has spec.strategy.rollingUpdate.maxUnavailable {show(raw)}; it must be 0 so a "
                              "rollout never removes a ready pod before its replacement is ready.", None)
-    unknowns.reraise()
 
 
 k8s_rolling_update = ResourceValidationPolicy(
@@ -84,21 +92,16 @@ k8s_rolling_update = ResourceValidationPolicy(
 )
 
 
+def _missing_requests(container: Any) -> str | None:
+    requests = dig(container, "resources", "requests")
+    missing = [r for r in ("cpu", "memory") if not is_map(requests) or requests.get(r) in (None, "")]
+    if not missing:
+        return None
+    return f"has no {' or '.join(missing)} request; the scheduler can't reserve room for the new pods of a rollout."
+
+
 def k8s_resource_requests_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != K8S_DEPLOYMENT:
-        return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
-        for i, container in enumerate(_containers(args.props)):
-            with unknowns.guard():
-                requests = dig(container, "resources", "requests")
-                missing = [r for r in ("cpu", "memory") if not is_map(requests) or requests.get(r) in (None, "")]
-                if missing:
-                    report_violation(
-                        f"Deployment '{args.name}': container {_container_name(container, i)} has no "
-                        f"{' or '.join(missing)} request; the scheduler can't reserve room for the new pods of a "
-                        "rollout.", None)
-    unknowns.reraise()
+    _check_containers(args, report_violation, _missing_requests)
 
 
 k8s_resource_requests = ResourceValidationPolicy(

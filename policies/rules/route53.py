@@ -13,7 +13,21 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from ._common import ROUTE53_RECORD, PreviewUnknowns, as_number, dig, fmt, items, schema, setting, show
+from ._common import (
+    ROUTE53_RECORD,
+    PreviewUnknowns,
+    all_zero,
+    as_number,
+    dig,
+    fmt,
+    items,
+    preview_checks,
+    read_each,
+    schema,
+    setting,
+    show,
+    whole_in_range,
+)
 
 ROUTE53_MAX_WEIGHT = 255
 
@@ -34,35 +48,30 @@ def _weighted_policies(props: Any) -> list[Any]:
 def route53_weighted_records_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != ROUTE53_RECORD:
         return
-    unknowns = PreviewUnknowns()
-    policies: list[Any] = []
-    with unknowns.guard():
+    with preview_checks() as unknowns:
         policies = _weighted_policies(args.props)
-    if not policies:
-        unknowns.reraise()
-        return
-    who = f"Weighted record '{args.name}'"
-    max_ttl = as_number(setting(args, WEIGHTED_RECORDS_SCHEMA, "maxTtlSeconds"))
-    with unknowns.guard():
-        identifier = args.props.get("setIdentifier")
-        if not isinstance(identifier, str) or not identifier.strip():
-            report_violation(f"{who} has no setIdentifier; Route53 needs one to tell weighted records apart.", None)
-    with unknowns.guard():
-        if not items(args.props.get("aliases")):  # alias records take the target's TTL
-            ttl = as_number(args.props.get("ttl"))
-            if ttl is None:
-                report_violation(f"{who} has no ttl; set one of at most {fmt(max_ttl)} s.", None)
-            elif max_ttl is not None and ttl > max_ttl:
-                report_violation(f"{who} has ttl {fmt(ttl)} s, above {fmt(max_ttl)} s; resolvers would keep an "
-                                 "old traffic split that long after a weight change or rollback.", None)
-    for i, policy in enumerate(policies):
+        if not policies:
+            return
+        who = f"Weighted record '{args.name}'"
+        max_ttl = as_number(setting(args, WEIGHTED_RECORDS_SCHEMA, "maxTtlSeconds"))
         with unknowns.guard():
-            raw = dig(policy, "weight")
-            weight = as_number(raw)
-            if weight is None or not 0 <= weight <= ROUTE53_MAX_WEIGHT or not weight.is_integer():
-                report_violation(f"{who}: weightedRoutingPolicies[{i}].weight {show(raw)} is outside "
-                                 f"0..{ROUTE53_MAX_WEIGHT} (whole numbers only).", None)
-    unknowns.reraise()
+            identifier = args.props.get("setIdentifier")
+            if not isinstance(identifier, str) or not identifier.strip():
+                report_violation(f"{who} has no setIdentifier; Route53 needs one to tell weighted records apart.", None)
+        with unknowns.guard():
+            if not items(args.props.get("aliases")):  # alias records take the target's TTL
+                ttl = as_number(args.props.get("ttl"))
+                if ttl is None:
+                    report_violation(f"{who} has no ttl; set one of at most {fmt(max_ttl)} s.", None)
+                elif max_ttl is not None and ttl > max_ttl:
+                    report_violation(f"{who} has ttl {fmt(ttl)} s, above {fmt(max_ttl)} s; resolvers would keep an "
+                                     "old traffic split that long after a weight change or rollback.", None)
+        for i, policy in enumerate(policies):
+            with unknowns.guard():
+                raw = dig(policy, "weight")
+                if not whole_in_range(as_number(raw), 0, ROUTE53_MAX_WEIGHT):
+                    report_violation(f"{who}: weightedRoutingPolicies[{i}].weight {show(raw)} is outside "
+                                     f"0..{ROUTE53_MAX_WEIGHT} (whole numbers only).", None)
 
 
 route53_weighted_records = ResourceValidationPolicy(
@@ -87,16 +96,11 @@ def route53_weighted_set_validator(args: StackValidationArgs, report_violation: 
                 continue
             key = (str(resource.props.get("zoneId")), str(resource.props.get("name")),
                    str(resource.props.get("type")))
-            weights = []
-            for policy in policies:
-                with unknowns.guard(resource.name):
-                    weights.append(as_number(dig(policy, "weight")))
-                    continue
-                weights.append(None)  # unknown weight: this set can't be judged
+            # an unknown weight reads as None: that set can't be judged
+            weights = read_each(policies, unknowns, lambda _, policy: as_number(dig(policy, "weight")), resource.name)
             sets.setdefault(key, []).extend((resource, w) for w in weights)
     for (_, name, record_type), members in sets.items():
-        weights = [w for _, w in members]
-        if None in weights or any(weights):
+        if not all_zero([w for _, w in members]):
             continue
         names = sorted({r.name for r, _ in members})
         for resource in sorted({r.urn: r for r, _ in members}.values(), key=lambda r: r.name):

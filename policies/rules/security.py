@@ -26,9 +26,13 @@ from ._common import (
     SECURITY_GROUP_INGRESS_RULE,
     PreviewUnknowns,
     as_number,
+    check_pod_containers,
     dig,
     is_map,
     items,
+    pod_containers,
+    pod_spec,
+    preview_checks,
     schema,
     setting,
     show,
@@ -68,8 +72,7 @@ def alb_modern_tls_validator(args: ResourceValidationArgs, report_violation: Rep
     if args.resource_type != ALB_LISTENER:
         return
     allowed = list(setting(args, TLS_SCHEMA, "allowedSslPolicies") or [])
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         if _protocol(args.props) != "HTTPS":
             return
         policy = args.props.get("sslPolicy")
@@ -77,7 +80,6 @@ def alb_modern_tls_validator(args: ResourceValidationArgs, report_violation: Rep
             shown = "unset (the AWS default ELBSecurityPolicy-2016-08 allows TLS 1.0)" if policy is None else repr(policy)
             report_violation(f"HTTPS listener '{args.name}' has sslPolicy {shown}; use one of: "
                              f"{', '.join(allowed)}.", None)
-    unknowns.reraise()
 
 
 alb_modern_tls = ResourceValidationPolicy(
@@ -180,26 +182,29 @@ def _inline_ingress(props: Any) -> list[tuple[int, Any, set[str]]]:
     return found
 
 
+def _opens_more_than_web_ports(rule: Any, protocol_key: str, cidrs: set[Any]) -> str | None:
+    """What `rule` opens to the internet beyond ports 80 and 443, for a message; None if nothing."""
+    if not cidrs & WORLD or _web_ports_only(rule, protocol_key):
+        return None
+    return (f"opens {_port_range(rule, protocol_key)} to {', '.join(sorted(cidrs & WORLD))}; only ports 80 and 443 "
+            "may be open to the internet.")
+
+
 def public_ingress_web_ports_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    unknowns = PreviewUnknowns()
-    if args.resource_type == SECURITY_GROUP:
-        with unknowns.guard():
+    if args.resource_type not in (SECURITY_GROUP, SECURITY_GROUP_INGRESS_RULE):
+        return
+    with preview_checks() as unknowns:
+        if args.resource_type == SECURITY_GROUP:
             for i, rule, cidrs in _inline_ingress(args.props):
                 with unknowns.guard():
-                    if cidrs & WORLD and not _web_ports_only(rule, "protocol"):
-                        report_violation(
-                            f"Security group '{args.name}': ingress[{i}] opens {_port_range(rule, 'protocol')} to "
-                            f"{', '.join(sorted(cidrs & WORLD))}; only ports 80 and 443 may be open to the internet.",
-                            None)
-    elif args.resource_type == SECURITY_GROUP_INGRESS_RULE:
-        with unknowns.guard():
-            cidrs = {args.props.get("cidrIpv4"), args.props.get("cidrIpv6")}
-            if cidrs & WORLD and not _web_ports_only(args.props, "ipProtocol"):
-                report_violation(
-                    f"Security group ingress rule '{args.name}' opens {_port_range(args.props, 'ipProtocol')} to "
-                    f"{', '.join(sorted(c for c in cidrs & WORLD))}; only ports 80 and 443 may be open to the internet.",
-                    None)
-    unknowns.reraise()
+                    opened = _opens_more_than_web_ports(rule, "protocol", cidrs)
+                    if opened:
+                        report_violation(f"Security group '{args.name}': ingress[{i}] {opened}", None)
+        else:
+            opened = _opens_more_than_web_ports(
+                args.props, "ipProtocol", {args.props.get("cidrIpv4"), args.props.get("cidrIpv6")})
+            if opened:
+                report_violation(f"Security group ingress rule '{args.name}' {opened}", None)
 
 
 public_ingress_web_ports = ResourceValidationPolicy(
@@ -213,8 +218,7 @@ public_ingress_web_ports = ResourceValidationPolicy(
 def workload_ingress_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type not in (SECURITY_GROUP, SECURITY_GROUP_INGRESS_RULE):
         return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks() as unknowns:
         if _is_load_balancer_group(args.name, args.props.get("tags")):
             return
         if args.resource_type == SECURITY_GROUP:
@@ -222,7 +226,7 @@ def workload_ingress_validator(args: ResourceValidationArgs, report_violation: R
                 with unknowns.guard():
                     prefix_lists = items(rule.get("prefixListIds"))
                     if cidrs or prefix_lists:
-                        sources = ", ".join(sorted(cidrs) + sorted(prefix_lists))
+                        sources = ", ".join(sorted(map(str, cidrs)) + sorted(map(str, prefix_lists)))
                         report_violation(
                             f"Security group '{args.name}' is not the load balancer's, but ingress[{i}] admits "
                             f"address ranges ({sources}); workloads must admit only the load balancer's security "
@@ -232,9 +236,8 @@ def workload_ingress_validator(args: ResourceValidationArgs, report_violation: R
             sources = [s for s in sources if s]
             if sources:
                 report_violation(
-                    f"Security group ingress rule '{args.name}' admits address ranges ({', '.join(sources)}) into a "
+                    f"Security group ingress rule '{args.name}' admits address ranges ({', '.join(map(str, sources))}) into a "
                     "security group that is not the load balancer's; use referencedSecurityGroupId instead.", None)
-    unknowns.reraise()
 
 
 workload_ingress = ResourceValidationPolicy(
@@ -284,13 +287,8 @@ def _has_literal_value(entry: Any) -> bool:
         return True
 
 
-def pod_containers(props: Any) -> list[tuple[str, Any]]:
-    """(field, container) for a Deployment's containers and initContainers."""
-    pod = dig(props, "spec", "template", "spec")
-    return [(f, c) for f in ("containers", "initContainers") for c in items(dig(pod, f))]
-
-
-def _container_label(container: Any, field: str = "containers") -> str:
+def _container_label(container: Any, field: str = "containers", index: int = 0) -> str:
+    """"container 'app'" / "init container 'app'" (`index` is unused: the shape `check_pod_containers` calls)."""
     name = dig(container, "name")
     return f"{'init container' if field == 'initContainers' else 'container'} {name!r}"
 
@@ -299,8 +297,7 @@ def no_plaintext_secrets_validator(args: ResourceValidationArgs, report_violatio
     if args.resource_type not in (ECS_TASK_DEFINITION, K8S_DEPLOYMENT):
         return
     pattern = re.compile(str(setting(args, SECRETS_SCHEMA, "secretNamePattern")), re.IGNORECASE)
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks() as unknowns:
         if args.resource_type == ECS_TASK_DEFINITION:
             for container in _ecs_containers(args, report_violation) or []:
                 for entry in _ecs_environment(container):
@@ -318,7 +315,6 @@ def no_plaintext_secrets_validator(args: ResourceValidationArgs, report_violatio
                             report_violation(
                                 f"Deployment '{args.name}': {_container_label(container, field)} sets {name} as a "
                                 "plaintext env value; use valueFrom.secretKeyRef.", None)
-    unknowns.reraise()
 
 
 no_plaintext_secrets = ResourceValidationPolicy(
@@ -331,21 +327,19 @@ no_plaintext_secrets = ResourceValidationPolicy(
 )
 
 
+def _privileged(container: Any) -> str | None:
+    return "sets securityContext.privileged true." if dig(container, "securityContext", "privileged") is True else None
+
+
 def containers_not_privileged_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks() as unknowns:
         if args.resource_type == ECS_TASK_DEFINITION:
             for container in _ecs_containers(args, report_violation) or []:
                 if isinstance(container, dict) and container.get("privileged") is True:
                     report_violation(f"Task definition '{args.name}': {_container_label(container)} runs privileged.",
                                      None)
         elif args.resource_type == K8S_DEPLOYMENT:
-            for field, container in pod_containers(args.props):
-                with unknowns.guard():
-                    if dig(container, "securityContext", "privileged") is True:
-                        report_violation(f"Deployment '{args.name}': {_container_label(container, field)} sets "
-                                         "securityContext.privileged true.", None)
-    unknowns.reraise()
+            check_pod_containers(args, report_violation, unknowns, _privileged, _container_label)
 
 
 containers_not_privileged = ResourceValidationPolicy(
@@ -359,18 +353,17 @@ containers_not_privileged = ResourceValidationPolicy(
 def k8s_run_as_non_root_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != K8S_DEPLOYMENT:
         return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
-        pod_level = dig(args.props, "spec", "template", "spec", "securityContext", "runAsNonRoot")
-        for field, container in pod_containers(args.props):
-            with unknowns.guard():
-                own = dig(container, "securityContext", "runAsNonRoot")
-                effective = own if own is not None else pod_level
-                if effective is not True:
-                    report_violation(
-                        f"Deployment '{args.name}': {_container_label(container, field)} may run as root; set "
-                        "runAsNonRoot: true in the pod or container securityContext.", None)
-    unknowns.reraise()
+    with preview_checks() as unknowns:
+        pod_level = dig(pod_spec(args.props), "securityContext", "runAsNonRoot")
+
+        def may_run_as_root(container: Any) -> str | None:
+            own = dig(container, "securityContext", "runAsNonRoot")
+            effective = own if own is not None else pod_level
+            if effective is True:
+                return None
+            return "may run as root; set runAsNonRoot: true in the pod or container securityContext."
+
+        check_pod_containers(args, report_violation, unknowns, may_run_as_root, _container_label)
 
 
 k8s_run_as_non_root = ResourceValidationPolicy(

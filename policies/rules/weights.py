@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -20,14 +20,18 @@ from ._common import (
     K8S_HTTPROUTE,
     K8S_INGRESS,
     PreviewUnknowns,
+    all_zero,
     as_number,
     dig,
     fmt,
     is_map,
     items,
+    preview_checks,
+    read_each,
     schema,
     setting,
     show,
+    whole_in_range,
 )
 
 ALB_MAX_WEIGHT = 999
@@ -45,49 +49,57 @@ def _kind(resource_type: str) -> str:
     return "listener rule" if resource_type == ALB_LISTENER_RULE else "listener"
 
 
+def _each_forward(resource_type: str, props: Any, unknowns: PreviewUnknowns,
+                  visit: Callable[[str, Any], None], resource_name: str | None = None) -> None:
+    """`visit(where, action)` for every forward action of a listener or listener rule (`where` is e.g.
+    "actions[0]"), each action read and visited under its own guard."""
+    key = _actions_key(resource_type)
+    with unknowns.guard(resource_name):
+        for i, action in enumerate(items(props.get(key))):
+            with unknowns.guard(resource_name):
+                if dig(action, "type") == "forward":
+                    visit(f"{key}[{i}]", action)
+
+
+def _target_groups(action: Any) -> list[Any]:
+    return items(dig(action, "forward", "targetGroups"))
+
+
 def alb_forward_weights_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    key = _actions_key(args.resource_type)
-    if key is None:
+    if _actions_key(args.resource_type) is None:
         return
     who = f"ALB {_kind(args.resource_type)} '{args.name}'"
-    unknowns = PreviewUnknowns()
-    actions: list[Any] = []
-    with unknowns.guard():
-        actions = items(args.props.get(key))
-    for i, action in enumerate(actions):
-        with unknowns.guard():
-            if dig(action, "type") != "forward" or dig(action, "forward") is None:
-                continue
-            where = f"{key}[{i}].forward.targetGroups"
-            groups = items(dig(action, "forward", "targetGroups"))
-            if len(groups) > ALB_MAX_TARGET_GROUPS:
+
+    def check_forward(action_at: str, action: Any) -> None:
+        if dig(action, "forward") is None:
+            return
+        where = f"{action_at}.forward.targetGroups"
+        groups = _target_groups(action)
+        if len(groups) > ALB_MAX_TARGET_GROUPS:
+            report_violation(
+                f"{who}: {where} forwards to {len(groups)} target groups; an ALB forward action allows "
+                f"at most {ALB_MAX_TARGET_GROUPS}.", None)
+
+        def valid_weight(j: int, group: Any) -> float | None:
+            weight = as_number(group.get("weight") if is_map(group) else None)
+            if weight is None:
                 report_violation(
-                    f"{who}: {where} forwards to {len(groups)} target groups; an ALB forward action allows "
-                    f"at most {ALB_MAX_TARGET_GROUPS}.", None)
-            weights: list[float] = []
-            complete = True
-            for j, group in enumerate(groups):
-                with unknowns.guard():
-                    raw = group.get("weight") if is_map(group) else None
-                    weight = as_number(raw)
-                    if weight is None:
-                        complete = False
-                        report_violation(
-                            f"{who}: {where}[{j}] has no explicit weight; weighted forwards must state every "
-                            "weight so the traffic split is what the rollout decided.", None)
-                    elif not 0 <= weight <= ALB_MAX_WEIGHT or not weight.is_integer():
-                        complete = False
-                        report_violation(
-                            f"{who}: {where}[{j}] weight {fmt(weight)} is outside 0..{ALB_MAX_WEIGHT} "
-                            "(whole numbers only).", None)
-                    else:
-                        weights.append(weight)
-                    continue
-                complete = False  # this weight was unknown: the all-zero check can't be decided
-            if complete and weights and not any(weights):
-                report_violation(f"{who}: {where} gives every target group weight 0, so no target receives traffic.",
-                                 None)
-    unknowns.reraise()
+                    f"{who}: {where}[{j}] has no explicit weight; weighted forwards must state every "
+                    "weight so the traffic split is what the rollout decided.", None)
+            elif not whole_in_range(weight, 0, ALB_MAX_WEIGHT):
+                report_violation(
+                    f"{who}: {where}[{j}] weight {fmt(weight)} is outside 0..{ALB_MAX_WEIGHT} "
+                    "(whole numbers only).", None)
+            else:
+                return weight
+            return None
+
+        if all_zero(read_each(groups, unknowns, valid_weight)):
+            report_violation(f"{who}: {where} gives every target group weight 0, so no target receives traffic.",
+                             None)
+
+    with preview_checks() as unknowns:
+        _each_forward(args.resource_type, args.props, unknowns, check_forward)
 
 
 alb_forward_weights = ResourceValidationPolicy(
@@ -112,20 +124,18 @@ TARGET_GROUP_HEALTH_SCHEMA = schema(
 
 def _forwarded_arns(resource: Any, unknowns: PreviewUnknowns) -> list[tuple[str | None, str]]:
     """(target group arn or None if not known yet, where) for every forward of a listener or listener rule."""
-    key = _actions_key(resource.resource_type)
     found: list[tuple[str | None, str]] = []
-    with unknowns.guard(resource.name):
-        for i, action in enumerate(items(resource.props.get(key))):
+
+    def collect(action_at: str, action: Any) -> None:
+        single = action.get("targetGroupArn")
+        if single is not None:
+            found.append((single if isinstance(single, str) else None, f"{action_at}.targetGroupArn"))
+        for j, group in enumerate(_target_groups(action)):
             with unknowns.guard(resource.name):
-                if dig(action, "type") != "forward":
-                    continue
-                single = action.get("targetGroupArn")
-                if single is not None:
-                    found.append((single if isinstance(single, str) else None, f"{key}[{i}].targetGroupArn"))
-                for j, group in enumerate(items(dig(action, "forward", "targetGroups"))):
-                    with unknowns.guard(resource.name):
-                        arn = group.get("arn") if is_map(group) else None
-                        found.append((arn if isinstance(arn, str) else None, f"{key}[{i}].forward.targetGroups[{j}].arn"))
+                arn = group.get("arn") if is_map(group) else None
+                found.append((arn if isinstance(arn, str) else None, f"{action_at}.forward.targetGroups[{j}].arn"))
+
+    _each_forward(resource.resource_type, resource.props, unknowns, collect, resource.name)
     return found
 
 
@@ -195,31 +205,25 @@ def httproute_backend_weights_validator(args: ResourceValidationArgs, report_vio
     if args.resource_type != K8S_HTTPROUTE:
         return
     who = f"HTTPRoute '{args.name}'"
-    unknowns = PreviewUnknowns()
-    rules: list[Any] = []
-    with unknowns.guard():
-        rules = items(dig(args.props, "spec", "rules"))
-    for i, rule in enumerate(rules):
-        with unknowns.guard():
-            refs = items(dig(rule, "backendRefs"))
-            weights: list[float] = []
-            complete = True
-            for j, ref in enumerate(refs):
-                with unknowns.guard():
-                    raw = ref.get("weight") if is_map(ref) else None
-                    weight = float(GATEWAY_DEFAULT_WEIGHT) if raw is None else as_number(raw)
-                    if weight is None or not 0 <= weight <= GATEWAY_MAX_WEIGHT or not weight.is_integer():
-                        complete = False
-                        report_violation(f"{who}: spec.rules[{i}].backendRefs[{j}] weight {show(raw)} is outside "
-                                         f"0..{GATEWAY_MAX_WEIGHT} (whole numbers only).", None)
-                    else:
-                        weights.append(weight)
-                    continue
-                complete = False
-            if complete and weights and not any(weights):
-                report_violation(f"{who}: spec.rules[{i}] gives every backendRef weight 0; the gateway answers "
-                                 "503 to all of that rule's traffic.", None)
-    unknowns.reraise()
+
+    def check_rule(i: int, rule: Any) -> None:
+        def valid_weight(j: int, ref: Any) -> float | None:
+            raw = ref.get("weight") if is_map(ref) else None
+            weight = float(GATEWAY_DEFAULT_WEIGHT) if raw is None else as_number(raw)
+            if whole_in_range(weight, 0, GATEWAY_MAX_WEIGHT):
+                return weight
+            report_violation(f"{who}: spec.rules[{i}].backendRefs[{j}] weight {show(raw)} is outside "
+                             f"0..{GATEWAY_MAX_WEIGHT} (whole numbers only).", None)
+            return None
+
+        if all_zero(read_each(items(dig(rule, "backendRefs")), unknowns, valid_weight)):
+            report_violation(f"{who}: spec.rules[{i}] gives every backendRef weight 0; the gateway answers "
+                             "503 to all of that rule's traffic.", None)
+
+    with preview_checks() as unknowns:
+        for i, rule in enumerate(items(dig(args.props, "spec", "rules"))):
+            with unknowns.guard():
+                check_rule(i, rule)
 
 
 httproute_backend_weights = ResourceValidationPolicy(
@@ -239,8 +243,7 @@ NGINX_CANARY_WEIGHT_TOTAL = "nginx.ingress.kubernetes.io/canary-weight-total"
 def nginx_canary_weight_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != K8S_INGRESS:
         return
-    unknowns = PreviewUnknowns()
-    with unknowns.guard():
+    with preview_checks():
         annotations = dig(args.props, "metadata", "annotations")
         if not is_map(annotations) or str(annotations.get(NGINX_CANARY, "")).lower() != "true":
             return
@@ -257,11 +260,9 @@ def nginx_canary_weight_validator(args: ResourceValidationArgs, report_violation
             report_violation(f"Canary Ingress '{args.name}': {NGINX_CANARY_WEIGHT} must be a string annotation, "
                              f"got {raw!r}.", None)
             return
-        weight = as_number(raw)
-        if weight is None or not 0 <= weight <= total or not weight.is_integer():
+        if not whole_in_range(as_number(raw), 0, total):
             report_violation(f"Canary Ingress '{args.name}': {NGINX_CANARY_WEIGHT} {raw!r} is outside "
                              f"0..{fmt(total)} (whole numbers only).", None)
-    unknowns.reraise()
 
 
 nginx_canary_weight = ResourceValidationPolicy(
