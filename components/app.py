@@ -16,7 +16,7 @@ from components.gates.model import GateResult
 from components.rollout.codec import CorruptState, from_output, recover
 from components.rollout.decision import decision_record
 from components.rollout.machine import next_state
-from components.rollout.model import Color, RolloutSpec, RolloutState, plan_for
+from components.rollout.model import Color, RolloutSpec, RolloutState, Weights, plan_for
 
 GateSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
 """(service name, its config, its previous state) -> verdict; only called while a candidate is in flight."""
@@ -36,6 +36,46 @@ class ServiceDecision:
     first_deploy: bool
     gaining: tuple[str, ...]
     """Colors whose share rises in this run: the router waits for them to be ready."""
+
+
+@dataclass(frozen=True)
+class ColorPlan:
+    """What a platform's entry component builds for one service this run: plain values only."""
+
+    colors: tuple[str, ...]
+    """Colors that exist: both for two-color strategies, the stable one for rolling."""
+    versions: dict[str, str]
+    """Color -> image tag."""
+    replicas: dict[str, int]
+    """Color -> desired tasks/pods (0 = scaled down, never deleted)."""
+    weights: Weights
+    """Production weights this run applies."""
+    stable_color: str
+    """The color serving the stable version."""
+    candidate_color: str
+    """The other color; a preview reaches it."""
+    candidate_deployed: bool
+    """A candidate version is on the candidate color (in flight, paused or aborted)."""
+    first_deploy: bool
+    """No previous state for this service."""
+    gaining: tuple[str, ...]
+    """Colors whose share rises this run: the router waits for them to be ready."""
+
+
+def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
+    state = decision.state
+    colors = (state.stable_color, state.candidate_color) if uses_two_colors(service) else (state.stable_color,)
+    return ColorPlan(
+        colors=tuple(sorted(c.value for c in colors)),
+        versions={c.value: v for c, v in state.versions.items()},
+        replicas={c.value: n for c, n in state.replicas.items()},
+        weights=state.weights,
+        stable_color=state.stable_color.value,
+        candidate_color=state.candidate_color.value,
+        candidate_deployed=state.candidate_version is not None,
+        first_deploy=decision.first_deploy,
+        gaining=decision.gaining,
+    )
 
 
 def rollout_spec(service: ServiceConfig) -> RolloutSpec:

@@ -18,13 +18,13 @@ from components.app import (
     GateSource,
     ServiceDecision,
     bake_only_gate,
+    color_plan,
     decide_service,
     decision_tags,
     needs_preview,
     on_shared_alb,
     previous_records,
     routing_host,
-    uses_two_colors,
 )
 from components.config import (
     CONFIG_KEYS,
@@ -155,8 +155,6 @@ def _build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], rec
     region = pulumi.Config("aws").get("region") or "us-east-1"
     for name, decision in decisions.items():
         service = services[name]
-        state = decision.state
-        colors = tuple(c.value for c in (state.stable_color, state.candidate_color)) if uses_two_colors(service) else (state.stable_color.value,)
         component = AwsService(
             name,
             AwsServiceArgs(
@@ -165,13 +163,7 @@ def _build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], rec
                 port=service.port,
                 health_check_path=service.health_check_path,
                 router=service.effective_router.value,
-                colors=tuple(sorted(colors)),
-                versions={c.value: v for c, v in state.versions.items()},
-                replicas={c.value: n for c, n in state.replicas.items()},
-                weights=state.weights,
-                candidate_color=state.candidate_color.value,
-                first_deploy=decision.first_deploy,
-                gaining=decision.gaining,
+                plan=color_plan(decision, service),
                 platform=platform,
                 region=region,
                 routing_host=routing_host(config, name),

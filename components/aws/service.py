@@ -12,7 +12,7 @@ from components.aws.platform import AwsPlatform
 from components.aws.twin_service import TwinService, TwinServiceArgs
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
-from components.rollout.model import Weights
+from components.app import ColorPlan
 
 LOG_RETENTION_DAYS = 30
 
@@ -26,20 +26,8 @@ class AwsServiceArgs:
     health_check_path: str
     router: str
     """`alb` (a rule on the shared ALB) or `route53` (an ALB per color, weighted records)."""
-    colors: tuple[str, ...]
-    """Colors that exist: both for two-color strategies, the stable one for rolling."""
-    versions: dict[str, str]
-    """Color -> image tag."""
-    replicas: dict[str, int]
-    """Color -> desired tasks."""
-    weights: Weights
-    """Production weights this run applies."""
-    candidate_color: str
-    """The color a preview reaches."""
-    first_deploy: bool
-    """No previous state: services wait for the router (AWS attaches a target group to an ECS service only once a listener forwards to it)."""
-    gaining: tuple[str, ...]
-    """Colors whose weight rises this run: the router waits for their ECS services to be steady."""
+    plan: ColorPlan
+    """Colors, versions, replicas and weights this run applies."""
     platform: AwsPlatform
     region: str
     routing_host: str | None = None
@@ -72,7 +60,7 @@ class AwsService(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS, opts=self._child)
-        self._target_groups = {color: self._create_target_group(name, color) for color in args.colors}
+        self._target_groups = {color: self._create_target_group(name, color) for color in args.plan.colors}
         if args.router == "route53":
             self._build_route53(name)
         else:
@@ -86,32 +74,32 @@ class AwsService(pulumi.ComponentResource):
         tg_arns = {color: tg.arn for color, tg in self._target_groups.items()}
         services: dict[str, TwinService] = {}
         rule_deps: list[pulumi.Resource] = []
-        if not args.first_deploy:
+        if not args.plan.first_deploy:
             services = self._create_colors(name, security_group, depends_on=[])
-            rule_deps = [services[c] for c in args.gaining if c in services]
+            rule_deps = [services[c] for c in args.plan.gaining if c in services]
         rule = WeightedListenerRule(
             f"{name}-route",
             WeightedListenerRuleArgs(
                 listener_arn=balancer.production_listener_arn,
                 priority=args.priority,
                 target_group_arns=tg_arns,
-                weights=args.weights,
+                weights=args.plan.weights,
                 host=args.routing_host,
                 path_prefix=args.routing_path_prefix,
                 decision=args.decision,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=rule_deps),
         )
-        if args.first_deploy:
+        if args.plan.first_deploy:
             services = self._create_colors(name, security_group, depends_on=[rule])
         preview_url = None
-        if args.preview and args.candidate_color in tg_arns:
+        if args.preview and args.plan.candidate_color in tg_arns:
             aws.lb.ListenerRule(
                 f"{name}-preview",
                 listener_arn=balancer.test_listener_arn,
                 priority=args.priority,
                 conditions=[routing_condition(args.routing_host, args.routing_path_prefix)],
-                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg_arns[args.candidate_color])],
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg_arns[args.plan.candidate_color])],
                 opts=self._child,
             )
             preview_url = self._url(balancer, balancer.dns_name, port=args.test_listener_port)
@@ -138,12 +126,12 @@ class AwsService(pulumi.ComponentResource):
                 ),
                 self._child,
             )
-            for color in args.colors
+            for color in args.plan.colors
         }
         security_group = self._create_task_security_group(name, [b.security_group_id for b in balancers.values()])
         # Each color's listener already forwards to its target group, so its ECS service may attach.
         services = {
-            color: self._create_color(name, color, security_group, depends_on=[balancers[color]]) for color in args.colors
+            color: self._create_color(name, color, security_group, depends_on=[balancers[color]]) for color in args.plan.colors
         }
         records = WeightedRecords(
             f"{name}-dns",
@@ -151,13 +139,13 @@ class AwsService(pulumi.ComponentResource):
                 zone_id=args.dns_zone_id,
                 record_name=args.routing_host,
                 targets={color: balancer.dns_name for color, balancer in balancers.items()},
-                weights=args.weights,
+                weights=args.plan.weights,
                 ttl=args.dns_ttl,
                 decision=args.decision,
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in args.gaining if c in services]),
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in args.plan.gaining if c in services]),
         )
-        candidate = balancers.get(args.candidate_color)
+        candidate = balancers.get(args.plan.candidate_color)
         scheme = "https" if args.certificate_arn else "http"
         self.applied_weights = records.applied_weights
         self.endpoints = self._endpoints(
@@ -202,7 +190,7 @@ class AwsService(pulumi.ComponentResource):
         )
 
     def _create_colors(self, name: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> dict[str, TwinService]:
-        return {color: self._create_color(name, color, security_group, depends_on) for color in self._args.colors}
+        return {color: self._create_color(name, color, security_group, depends_on) for color in self._args.plan.colors}
 
     def _create_color(self, name: str, color: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> TwinService:
         args = self._args
@@ -212,9 +200,9 @@ class AwsService(pulumi.ComponentResource):
                 service=args.service,
                 color=color,
                 image=args.image,
-                version=args.versions[color],
+                version=args.plan.versions[color],
                 port=args.port,
-                desired_count=args.replicas[color],
+                desired_count=args.plan.replicas[color],
                 cluster_arn=args.platform.cluster_arn,
                 target_group_arn=self._target_groups[color].arn,
                 subnet_ids=args.platform.network.private_subnet_ids,

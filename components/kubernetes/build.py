@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.app import ServiceDecision, decision_tags, needs_preview, uses_two_colors
+from components.app import ServiceDecision, color_plan, decision_tags, needs_preview
 from components.config import CONFIG_NAMESPACE, CutoverConfig, Router
 from components.kubernetes.manifest import max_surge
 from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
@@ -25,8 +25,6 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
 
     for name, decision in decisions.items():
         service = config.services[name]
-        state = decision.state
-        colors = (state.stable_color, state.candidate_color) if uses_two_colors(service) else (state.stable_color,)
         host = routing_host(config, name)
         component = KubernetesService(
             name,
@@ -38,14 +36,7 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
                 port=service.port,
                 health_check_path=service.health_check_path,
                 router=service.effective_router.value,
-                colors=tuple(sorted(c.value for c in colors)),
-                versions={c.value: v for c, v in state.versions.items()},
-                replicas={c.value: n for c, n in state.replicas.items()},
-                weights=state.weights,
-                stable_color=state.stable_color.value,
-                candidate_color=state.candidate_color.value,
-                candidate_deployed=state.candidate_version is not None,
-                gaining=decision.gaining,
+                plan=color_plan(decision, service),
                 max_surge=max_surge(service.strategy.max_surge),
                 preview=service.effective_router is Router.SERVICE or needs_preview(service),
                 host=host,

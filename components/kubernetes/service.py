@@ -11,7 +11,7 @@ from components.kubernetes.manifest import InvalidKubernetesSetting, candidate_s
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
-from components.rollout.model import Weights
+from components.app import ColorPlan
 
 ROUTERS = ("service", "gateway", "nginx")
 
@@ -32,22 +32,8 @@ class KubernetesServiceArgs:
     """Readiness probe path."""
     router: str
     """`service` (selector switch), `gateway` (HTTPRoute weights) or `nginx` (canary Ingress)."""
-    colors: tuple[str, ...]
-    """Colors that exist: both for two-color strategies, the stable one for rolling."""
-    versions: dict[str, str]
-    """Color -> image tag."""
-    replicas: dict[str, int]
-    """Color -> desired pods (0 = scaled down, never deleted)."""
-    weights: Weights
-    """Production weights this run applies."""
-    stable_color: str
-    """The color serving the stable version."""
-    candidate_color: str
-    """The other color."""
-    candidate_deployed: bool
-    """A candidate version is on the candidate color (in flight, paused or aborted)."""
-    gaining: tuple[str, ...]
-    """Colors whose weight rises this run: the router waits for their Deployments to be ready."""
+    plan: ColorPlan
+    """Colors, versions, replicas and weights this run applies."""
     max_surge: int | str
     """Surge pods of a rolling update (maxUnavailable is always 0)."""
     preview: bool = False
@@ -87,9 +73,9 @@ class KubernetesService(pulumi.ComponentResource):
         if args.router not in ROUTERS:
             raise InvalidKubernetesSetting(f"unknown kubernetes router {args.router!r}; expected one of {', '.join(ROUTERS)}")
         self._args = args
-        twins = {color: self._create_color(name, color) for color in sorted(args.colors)}
-        preview_color = candidate_service_color(args.stable_color, args.candidate_color, args.candidate_deployed)
-        two_colors = args.candidate_color in args.colors
+        twins = {color: self._create_color(name, color) for color in sorted(args.plan.colors)}
+        preview_color = candidate_service_color(args.plan.stable_color, args.plan.candidate_color, args.plan.candidate_deployed)
+        two_colors = args.plan.candidate_color in args.plan.colors
         router_objects: dict[str, pulumi.Input] = {}
         if args.router == "service":
             switch = ServiceSwitch(
@@ -97,10 +83,10 @@ class KubernetesService(pulumi.ComponentResource):
                 ServiceSwitchArgs(
                     service=args.service,
                     namespace=args.namespace,
-                    stable_color=args.stable_color,
+                    stable_color=args.plan.stable_color,
                     preview_color=preview_color if args.preview and two_colors else None,
                     deployments=twins,
-                    gaining=args.gaining,
+                    gaining=args.plan.gaining,
                     decision=args.decision,
                 ),
                 pulumi.ResourceOptions(parent=self),
@@ -114,12 +100,12 @@ class KubernetesService(pulumi.ComponentResource):
                 WeightedHttpRouteArgs(
                     service=args.service,
                     namespace=args.namespace,
-                    colors=tuple(sorted(args.colors)),
-                    weights=args.weights,
+                    colors=tuple(sorted(args.plan.colors)),
+                    weights=args.plan.weights,
                     gateway_name=args.gateway_name or "",
                     gateway_namespace=args.gateway_namespace or "",
                     deployments=twins,
-                    gaining=args.gaining,
+                    gaining=args.plan.gaining,
                     host=args.host,
                     path_prefix=args.path_prefix,
                     preview_color=preview_color if args.preview and two_colors else None,
@@ -138,11 +124,11 @@ class KubernetesService(pulumi.ComponentResource):
                     service=args.service,
                     namespace=args.namespace,
                     ingress_class=args.ingress_class,
-                    stable_color=args.stable_color,
+                    stable_color=args.plan.stable_color,
                     candidate_color=preview_color if two_colors else None,
-                    candidate_percent=args.weights.of_name(args.candidate_color),
+                    candidate_percent=args.plan.weights.of_name(args.plan.candidate_color),
                     deployments=twins,
-                    gaining=args.gaining,
+                    gaining=args.plan.gaining,
                     host=args.host,
                     path_prefix=args.path_prefix,
                     decision=args.decision,
@@ -174,9 +160,9 @@ class KubernetesService(pulumi.ComponentResource):
                 namespace=args.namespace,
                 color=color,
                 image=args.image,
-                version=args.versions[color],
+                version=args.plan.versions[color],
                 port=args.port,
-                replicas=args.replicas[color],
+                replicas=args.plan.replicas[color],
                 health_check_path=args.health_check_path,
                 max_surge=args.max_surge,
                 kubernetes_version=args.kubernetes_version,
