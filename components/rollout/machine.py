@@ -173,7 +173,7 @@ def _return_to_stable(
 
 
 def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
-    step = state.step if state.step is not None and state.step <= spec.plan.last_step else 0
+    step = state.step if state.step is not None else 0
     if state.phase is Phase.PAUSED:
         if spec.approve != state.candidate_version:
             return state.with_(reason=_still_paused(state))
@@ -194,7 +194,9 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
             )
         return state.with_(inconclusive_runs=runs, reason=f"holding step {step}: {gate.reason}")
     evidence = f" ({gate.reason})" if gate.measurements else ""
-    return _enter_step(state, spec, step + 1, now, f"advanced to step {step + 1}{evidence}", "advance")
+    # The strategy may have been edited mid-rollout: never step past the end of the plan in use.
+    target = min(step + 1, spec.plan.last_step)
+    return _enter_step(state, spec, target, now, f"advanced to step {target}{evidence}", "advance")
 
 
 def _still_paused(state: RolloutState) -> str:

@@ -131,7 +131,15 @@ EVENTS = st.one_of(
     st.tuples(st.just("abort"), st.sampled_from([None, "2", "3"])),
     st.tuples(st.just("gate"), st.sampled_from([ADVANCE, HOLD, DRIFT, ABORT])),
     st.tuples(st.just("wait"), st.integers(min_value=0, max_value=90)),
+    st.tuples(st.just("plan"), st.sampled_from(["canary", "canary-long", "blue-green", "red-black", "rolling"])),
 )
+NAMED_PLANS = {
+    "canary": plan_for("canary", [10, 50, 100]),
+    "canary-long": plan_for("canary", [1, 2, 3, 100]),
+    "blue-green": plan_for("blue-green"),
+    "red-black": plan_for("red-black"),
+    "rolling": plan_for("rolling"),
+}
 PLANS = st.sampled_from(
     [plan_for("canary", [10, 50, 100]), plan_for("canary", [1, 2, 3, 100]), plan_for("blue-green"), plan_for("red-black"), plan_for("rolling")]
 )
@@ -150,6 +158,8 @@ def test_every_run_keeps_the_invariants(plan, events, bake):
             continue
         if kind == "gate":
             gate = value
+        elif kind == "plan":  # the user edits the strategy, even mid-rollout
+            spec = replace(spec, plan=NAMED_PLANS[value])
         else:
             spec = replace(spec, **{kind: value})
         previous = state
@@ -198,3 +208,13 @@ def test_a_new_version_after_a_gate_abort_starts_a_fresh_rollout():
     aborted = next_state(started, canary("2"), ABORT, T0 + timedelta(hours=1))
     fresh = next_state(aborted, canary("3"), ADVANCE, T0 + timedelta(hours=2))
     assert fresh.candidate_version == "3" and fresh.weights == Weights(90, 10) and fresh.aborted_by is None
+
+
+def test_switching_strategy_mid_rollout_never_skips_past_the_plan():
+    at_half = run_through(["2", "2"])[-1]
+    assert at_half.weights == Weights(50, 50)
+    blue_green = RolloutSpec("2", 2, plan_for("blue-green"))
+    state = next_state(at_half, blue_green, ADVANCE, T0 + timedelta(hours=1))
+    assert state.weights.blue + state.weights.green == 100
+    red_black = next_state(at_half, RolloutSpec("2", 2, plan_for("red-black")), ADVANCE, T0 + timedelta(hours=1))
+    assert red_black.phase is Phase.STABLE and red_black.weights == Weights(0, 100)
