@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 from components.config import CutoverConfig, Platform, Router, ServiceConfig, StrategyKind
 from components.gates.model import GateResult
 from components.rollout.codec import CorruptState, from_output, recover
-from components.rollout.decision import decision_record
+from components.rollout.decision import TAG_PREFIX, decision_record
 from components.rollout.machine import next_state
 from components.rollout.model import Color, RolloutSpec, RolloutState, Weights, plan_for
 
@@ -124,8 +124,8 @@ def routing_host(config: CutoverConfig, name: str) -> str | None:
     return None
 
 
-def decision_tags(decision: ServiceDecision, prefix: str | None = None) -> dict[str, str]:
-    return decision_record(decision.name, decision.state, *(() if prefix is None else (prefix,)))
+def decision_tags(decision: ServiceDecision, prefix: str = TAG_PREFIX) -> dict[str, str]:
+    return decision_record(decision.name, decision.state, prefix)
 
 
 def uses_two_colors(service: ServiceConfig) -> bool:

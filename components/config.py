@@ -288,6 +288,11 @@ def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
 
     Values may be JSON strings (as the engine passes objects) or already-parsed objects.
     """
+    unknown = sorted(set(raw) - set(CONFIG_KEYS))
+    if unknown:
+        raise CutoverConfigError(
+            "\n".join(f"{CONFIG_NAMESPACE}:{key}: unknown key (known: {', '.join(CONFIG_KEYS)})" for key in unknown)
+        )
     parsed: dict[str, Any] = {}
     for key in CONFIG_KEYS:
         value = raw.get(key)

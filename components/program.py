@@ -60,10 +60,20 @@ def run() -> dict[str, pulumi.Output[Any]]:
 
 def _load_config() -> CutoverConfig:
     settings = pulumi.Config(CONFIG_NAMESPACE)
+    raw = {key: settings.get(key) for key in (*CONFIG_KEYS, *_other_keys_in_namespace())}
     try:
-        return load_config({key: settings.get(key) for key in CONFIG_KEYS})
+        return load_config({key: value for key, value in raw.items() if value is not None})
     except CutoverConfigError as err:
         raise pulumi.RunError(str(err)) from None
+
+
+def _other_keys_in_namespace() -> list[str]:
+    """`cutover:*` keys besides ours (typos such as `cutover:servics`), so they are refused, not ignored."""
+    from pulumi.runtime import config as runtime_config  # the SDK's view of every config key of the run
+
+    present = set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+    prefix = f"{CONFIG_NAMESPACE}:"
+    return sorted(k.removeprefix(prefix) for k in present if k.startswith(prefix) and k.removeprefix(prefix) not in CONFIG_KEYS)
 
 
 def _now() -> datetime:

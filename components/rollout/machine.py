@@ -51,7 +51,7 @@ def next_state(
         return first_deploy(spec, now, strategy)
     state = previous.with_(strategy=strategy or previous.strategy, gate=gate)
     if spec.plan.in_place:
-        return _settle(_rolling(state, spec, now), spec, now)
+        return _settle(_rolling(state, spec, gate, now), spec, now)
     if state.candidate_version is None:
         if spec.version == state.stable_version:
             return _settle(state.with_(reason="no rollout: stable", gate=None), spec, now)
@@ -82,10 +82,18 @@ def next_state(
     return _settle(_advance_or_hold(state, spec, gate, now), spec, now)
 
 
-def _rolling(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutState:
+def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
     """Rolling: one color; the new version replaces the stable color's tasks and the platform rolls them."""
     if spec.version == state.stable_version and state.candidate_version is None:
         return state.with_(reason="no rollout: stable", gate=None)
+    refused = "aborted by the abort setting" if spec.abort == spec.version else None
+    if gate.verdict is GateVerdict.ABORT:
+        refused = f"gate aborted: {gate.reason}"
+    if refused:
+        # Nothing new reaches the stable color; a candidate left from another strategy loses its traffic.
+        if state.candidate_version is not None and state.phase is not Phase.ABORTED:
+            return _return_to_stable(state, spec, now, Phase.ABORTED, refused, "config" if spec.abort == spec.version else "gate")
+        return state.with_(reason=f"rolling update to {spec.version} not applied: {refused}")
     stable = state.stable_color
     weights = Weights.all_on(stable)
     return state.with_(

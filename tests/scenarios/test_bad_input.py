@@ -71,6 +71,14 @@ def test_bad_config_is_refused_before_any_resource_is_registered(change, message
     assert run.result.resources == {}
 
 
+def test_an_unknown_top_level_key_is_refused():
+    stack = Stack(aws_config())
+    stack.config["cutover:servics"] = {"web": service()}
+    run = stack.up()
+    assert "cutover:servics: unknown key (known: network, dns, services, kubernetes)" in run.result.error
+    assert run.result.resources == {}
+
+
 def test_route53_without_a_zone_names_the_missing_setting():
     run = Stack(aws_config({"web": service(router="route53")}, dns=False)).up()
     assert "cutover:services.web.router: route53 needs cutover:dns" in run.result.error

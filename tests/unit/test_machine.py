@@ -145,7 +145,7 @@ PLANS = st.sampled_from(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(plan=PLANS, events=st.lists(EVENTS, max_size=25), bake=st.integers(0, 30))
 def test_every_run_keeps_the_invariants(plan, events, bake):
     spec = RolloutSpec("1", 2, plan, bake=timedelta(minutes=bake), scale_down_delay=timedelta(minutes=30))
@@ -218,3 +218,19 @@ def test_switching_strategy_mid_rollout_never_skips_past_the_plan():
     assert state.weights.blue + state.weights.green == 100
     red_black = next_state(at_half, RolloutSpec("2", 2, plan_for("red-black")), ADVANCE, T0 + timedelta(hours=1))
     assert red_black.phase is Phase.STABLE and red_black.weights == Weights(0, 100)
+
+
+@pytest.mark.parametrize(
+    "spec_change, gate",
+    [
+        pytest.param({"abort": "2"}, ADVANCE, id="switching to rolling never rolls out a version the user aborted"),
+        pytest.param({}, ABORT, id="switching to rolling never rolls out a version the gate aborts"),
+    ],
+)
+def test_rolling_respects_abort_and_gates(spec_change, gate):
+    started = run_through(["2"])[-1]
+    rolling = replace(RolloutSpec("2", 2, plan_for("rolling")), **spec_change)
+    state = next_state(started, rolling, gate, T0 + timedelta(hours=1))
+    assert state.stable_version == "1" and state.weights == Weights(100, 0) and state.phase is Phase.ABORTED
+    plain = next_state(next_state(None, RolloutSpec("1", 2, plan_for("rolling")), ADVANCE, T0), rolling, gate, T0)
+    assert plain.stable_version == "1" and plain.versions[Color.BLUE] == "1"
