@@ -196,7 +196,18 @@ def _build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], rec
 
 
 def applied_record(decision: ServiceDecision, applied_weights: pulumi.Output[dict]) -> pulumi.Output[dict]:
-    """The exported record waits on the router's applied outputs and reports the weights it applied,
-    so a failed router update can never advance the recorded step."""
+    """The exported record waits on the router's applied outputs. If the router holds other weights
+    than this run planned, the previous record is exported again: the recorded step never runs
+    ahead of what the router carries."""
     planned = to_output(decision.state)
-    return applied_weights.apply(lambda weights: {**planned, "weights": {"blue": int(weights.get("blue", 0)), "green": int(weights.get("green", 0))}})
+    previous = to_output(decision.previous) if decision.previous is not None else None
+
+    def record(weights: dict) -> dict:
+        applied = {"blue": int(weights.get("blue", 0)), "green": int(weights.get("green", 0))}
+        if applied == planned["weights"]:
+            return planned
+        if previous is not None and applied == previous["weights"]:
+            return {**previous, "reason": f"router kept {applied['blue']}/{applied['green']}: step not recorded"}
+        return {**planned, "weights": applied, "reason": f"router holds {applied['blue']}/{applied['green']}, not the planned weights"}
+
+    return applied_weights.apply(record)

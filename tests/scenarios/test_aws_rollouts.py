@@ -263,6 +263,10 @@ def test_exported_weights_come_from_the_applied_rule(monkeypatch):
     monkeypatch.setattr(engine.RecordingMocks, "new_resource", rule_keeps_old_weights)
     run = stack.up()
     assert run.weights("web") == (100, 0)
+    record = run.rollout("web")
+    assert (record["phase"], record["step"], record["candidateVersion"]) == ("stable", None, None), "the step was not recorded"
+    monkeypatch.undo()
+    assert stack.up().weights("web") == (90, 10), "the next run takes the step again"
 
 
 @pytest.mark.parametrize("kind", ["canary", "blue-green", "red-black", "rolling"])
