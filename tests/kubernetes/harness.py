@@ -123,6 +123,11 @@ def kubernetes_objects(result: RunResult) -> list[RecordedResource]:
 def httproute_schema() -> dict[str, Any]:
     """The CRD's v1 openAPIV3Schema, made strict like `kubernetes_validate(strict=True)`: the API
     server silently prunes unknown fields of a CRD, so an unknown field would be a silent no-op."""
+    if not HTTPROUTE_CRD.exists():
+        raise FileNotFoundError(
+            f"{HTTPROUTE_CRD.resolve()} is missing: the Gateway API schema is read from shared/schemas beside "
+            "the project's clone (CI lays a copy there); it is deliberately not copied into the project"
+        )
     crd = yaml.safe_load(HTTPROUTE_CRD.read_text())
     return _strict(next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"])
 
