@@ -27,6 +27,7 @@ class LoadBalancerArgs:
     test_listener_cidrs: tuple[str, ...] = ()
     """Who may reach the test listener: never the internet."""
     tags: dict[str, str] = field(default_factory=dict)
+    """Tags of the load balancer and its security group."""
 
 
 class LoadBalancer(pulumi.ComponentResource):

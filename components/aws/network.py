@@ -15,8 +15,11 @@ class NetworkArgs:
     """vpc_id/subnets of an existing VPC; when vpc_id is None a VPC is created."""
 
     vpc_id: str | None = None
+    """Existing VPC id."""
     public_subnet_ids: tuple[str, ...] = ()
+    """Its public subnets (load balancers)."""
     private_subnet_ids: tuple[str, ...] = ()
+    """Its private subnets (tasks)."""
 
 
 class Network(pulumi.ComponentResource):

@@ -22,29 +22,45 @@ class AwsServiceArgs:
     service: str
     """Service name."""
     image: str
+    """Image without tag."""
     port: int
+    """Container port the target groups send traffic to."""
     health_check_path: str
+    """Target group health check path."""
     router: str
     """`alb` (a rule on the shared ALB) or `route53` (an ALB per color, weighted records)."""
     plan: ColorPlan
     """Colors, versions, replicas and weights this run applies."""
     platform: AwsPlatform
+    """Shared network, cluster, execution role and ALB."""
     region: str
+    """Region of the log configuration."""
     routing_host: str | None = None
+    """Host header the rule matches (or the record name for route53)."""
     routing_path_prefix: str | None = None
+    """Path prefix the rule matches when there is no host."""
     priority: int = 1
+    """Listener rule priority, stable per service."""
     preview: bool = False
     """Route the test listener to the candidate color (blue-green)."""
     test_listener_port: int | None = None
     """Port of the shared ALB's test listener."""
     certificate_arn: str | None = None
+    """HTTPS on the per-color ALBs of the route53 router."""
     dns_zone_id: str | None = None
+    """Hosted zone of the weighted records (route53 router)."""
     dns_ttl: int = 60
+    """TTL of the weighted records."""
     cpu: int = 256
+    """Fargate CPU units."""
     memory: int = 512
+    """Fargate memory, MiB."""
     environment: dict[str, str] = field(default_factory=dict)
+    """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
+    """Env var -> Secrets Manager / SSM ARN."""
     decision: dict[str, str] = field(default_factory=dict)
+    """Decision record (tags) for the resource that carries the weights."""
 
 
 class AwsService(pulumi.ComponentResource):
@@ -88,9 +104,11 @@ class AwsService(pulumi.ComponentResource):
                 path_prefix=args.routing_path_prefix,
                 decision=args.decision,
             ),
+            # Traffic moves onto a color only once its ECS service is steady (waitForSteadyState).
             pulumi.ResourceOptions(parent=self, depends_on=rule_deps),
         )
         if args.plan.first_deploy:
+            # AWS attaches a target group to an ECS service only once a listener rule forwards to it.
             services = self._create_colors(name, security_group, depends_on=[rule])
         preview_url = None
         if args.preview and args.plan.candidate_color in tg_arns:
@@ -143,6 +161,7 @@ class AwsService(pulumi.ComponentResource):
                 ttl=args.dns_ttl,
                 decision=args.decision,
             ),
+            # Records move traffic onto a color only once its ECS service is steady.
             pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in args.plan.gaining if c in services]),
         )
         candidate = balancers.get(args.plan.candidate_color)

@@ -24,15 +24,25 @@ class TwinServiceArgs:
     desired_count: int
     """Tasks to run; 0 keeps the color's resources but no tasks (scaled down, not deleted)."""
     cluster_arn: pulumi.Input[str]
+    """ECS cluster."""
     target_group_arn: pulumi.Input[str]
+    """This color's target group."""
     subnet_ids: pulumi.Input[list[str]]
+    """Private subnets of the tasks."""
     security_group_id: pulumi.Input[str]
+    """Task security group (traffic from the load balancer only)."""
     execution_role_arn: pulumi.Input[str]
+    """Role ECS pulls images, writes logs and reads secrets with."""
     log_group_name: pulumi.Input[str]
+    """CloudWatch log group of the service."""
     region: str
+    """Region of the log configuration."""
     cpu: int = 256
+    """Fargate CPU units."""
     memory: int = 512
+    """Fargate memory, MiB."""
     environment: dict[str, str] = field(default_factory=dict)
+    """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Env var -> Secrets Manager / SSM ARN, resolved by ECS at start (never plaintext)."""
 
