@@ -23,6 +23,15 @@ def deployed(config) -> Stack:
     return stack
 
 
+def at_half_way() -> Stack:
+    """A canary of version 2 at 50/50."""
+    stack = deployed(aws_config())
+    stack.set("cutover:services.web.version", "2")
+    stack.up()
+    assert stack.up().weights("web") == (50, 50)
+    return stack
+
+
 def rule_weights(run) -> dict[str, int]:
     rule = run.result.resources[RULE]
     groups = rule.inputs["actions"][0]["forward"]["targetGroups"]
@@ -168,10 +177,7 @@ def test_rolling_updates_one_color_in_place():
 
 
 def test_abort_returns_all_traffic_in_one_run_changing_only_the_rule():
-    stack = deployed(aws_config())
-    stack.set("cutover:services.web.version", "2")
-    stack.up()
-    stack.up()
+    stack = at_half_way()
     stack.set("cutover:services.web.abort", "2")
     aborted = stack.up()
     assert aborted.weights("web") == (100, 0) and aborted.rollout("web")["phase"] == "aborted"
@@ -182,10 +188,7 @@ def test_abort_returns_all_traffic_in_one_run_changing_only_the_rule():
 
 
 def test_a_newer_version_supersedes_the_candidate_and_restarts():
-    stack = deployed(aws_config())
-    stack.set("cutover:services.web.version", "2")
-    stack.up()
-    stack.up()
+    stack = at_half_way()
     stack.set("cutover:services.web.version", "3")
     run = stack.up()
     record = run.rollout("web")
@@ -195,10 +198,7 @@ def test_a_newer_version_supersedes_the_candidate_and_restarts():
 
 
 def test_setting_the_version_back_rolls_back_in_one_run():
-    stack = deployed(aws_config())
-    stack.set("cutover:services.web.version", "2")
-    stack.up()
-    stack.up()
+    stack = at_half_way()
     stack.set("cutover:services.web.version", "1")
     run = stack.up()
     record = run.rollout("web")
