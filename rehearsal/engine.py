@@ -108,9 +108,6 @@ class Changes:
     replaced: tuple[str, ...]
     deleted: tuple[str, ...]
 
-    def summary(self) -> str:
-        return f"+{len(self.created)} ~{len(self.updated)} +-{len(self.replaced)} -{len(self.deleted)}"
-
 
 class RecordingMocks(pulumi.runtime.Mocks):
     """Strict mocks: echo inputs as outputs plus the computed fields the program reads."""
