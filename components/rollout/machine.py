@@ -55,14 +55,16 @@ def next_state(
     if state.candidate_version is None:
         if spec.version == state.stable_version:
             return _settle(state.with_(reason="no rollout: stable", gate=None), spec, now)
-        if gate.verdict is GateVerdict.ABORT:
-            return _settle(state.with_(reason=f"rollout of {spec.version} not started: {gate.reason}"), spec, now)
+        refused = _start_refused(spec, gate)
+        if refused:
+            return _settle(state.with_(reason=f"rollout of {spec.version} not started: {refused}"), spec, now)
         return _settle(_start(state, spec, now, f"rollout of {spec.version} started"), spec, now)
     if spec.version == state.stable_version:
         return _settle(_return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back"), spec, now)
     if spec.version != state.candidate_version:
-        if gate.verdict is GateVerdict.ABORT:
-            return _settle(_return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {gate.reason}"), spec, now)
+        refused = _start_refused(spec, gate)
+        if refused:
+            return _settle(_return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {refused}"), spec, now)
         reason = f"{state.candidate_version} superseded by {spec.version}: restarted from the first step"
         return _settle(_start(state, spec, now, reason), spec, now)
     if spec.abort == state.candidate_version:
@@ -109,6 +111,15 @@ def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: date
         last_shift=_shift(state, weights, "rolling"),
         gate=None,
     )
+
+
+def _start_refused(spec: RolloutSpec, gate: GateResult) -> str | None:
+    """Why a new rollout of `spec.version` must not start: it is already aborted, or a gate aborts."""
+    if spec.abort == spec.version:
+        return f"abort names {spec.version}"
+    if gate.verdict is GateVerdict.ABORT:
+        return gate.reason
+    return None
 
 
 def _start(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) -> RolloutState:

@@ -182,6 +182,9 @@ def test_every_run_keeps_the_invariants(plan, events, bake):
         # Abort and setting the version back return all traffic to stable in this very run.
         if previous.candidate_version is not None and spec.version == previous.stable_version:
             assert state.weights == Weights.all_on(previous.stable_color)
+        if spec.abort == spec.version != previous.stable_version:
+            # A version the user aborted never gains traffic, whether it was in flight or not yet started.
+            assert state.weights.of(previous.candidate_color) == 0 or state.stable_color != previous.stable_color
         if previous.in_flight and spec.abort == previous.candidate_version == spec.version:
             assert state.phase is Phase.ABORTED and state.weights == Weights.all_on(previous.stable_color)
         if gate.verdict is GateVerdict.ABORT and spec.version != previous.stable_version:
@@ -234,3 +237,9 @@ def test_rolling_respects_abort_and_gates(spec_change, gate):
     assert state.stable_version == "1" and state.weights == Weights(100, 0) and state.phase is Phase.ABORTED
     plain = next_state(next_state(None, RolloutSpec("1", 2, plan_for("rolling")), ADVANCE, T0), rolling, gate, T0)
     assert plain.stable_version == "1" and plain.versions[Color.BLUE] == "1"
+
+
+def test_a_version_aborted_in_advance_never_starts():
+    stable = run_through([])[-1]
+    state = next_state(stable, canary("2", abort="2"), ADVANCE, T0 + timedelta(minutes=5))
+    assert state.candidate_version is None and state.weights == Weights(100, 0) and "abort names 2" in state.reason
