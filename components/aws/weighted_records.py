@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.applied import field_of
+from components.applied import field_of
 from components.rollout.model import Weights
 
 

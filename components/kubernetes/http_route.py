@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import pulumi
+
+from components.applied import field_of
 import pulumi_kubernetes as k8s
 
 from components.kubernetes.manifest import APP_LABEL, SERVICE_PORT, backend_ref_weights
@@ -110,7 +112,7 @@ class WeightedHttpRoute(pulumi.ComponentResource):
                 opts=child,
             )
             self.preview_url = cluster_url(preview, args.namespace)
-        self.route_name = route.metadata.apply(lambda m: (m or {}).get("name") if isinstance(m, dict) else getattr(m, "name", None))
+        self.route_name = route.metadata.apply(lambda m: field_of(m, "name"))
         self.color_service_names = pulumi.Output.all(**names)
         self.applied_weights = pulumi.Output.all(route.spec, self.color_service_names).apply(
             lambda values: backend_ref_weights(values[0], {n: c for c, n in values[1].items()})

@@ -14,6 +14,8 @@ import hashlib
 import re
 from typing import Any, Mapping
 
+from components.applied import field_of
+
 APP_LABEL = "app"
 COLOR_LABEL = "color"
 VERSION_LABEL = "version"
@@ -119,16 +121,7 @@ def supports_sleep_action(kubernetes_version: str) -> bool:
     return (int(major), int(minor)) >= (1, 30)
 
 
-# Reading applied objects back. Under the real engine nested values arrive as typed objects
-# (snake_case attributes) or plain dicts (camelCase keys) depending on the resource: read both.
-
-
-def field_of(value: Any, snake: str, camel: str | None = None) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return value.get(camel or snake, value.get(snake))
-    return getattr(value, snake, None)
+# Reading applied objects back (typed objects or camelCase dicts): components.applied.field_of.
 
 
 def selected_color(spec: Any) -> str | None:

@@ -3,12 +3,13 @@ dicts (camelCase) depending on the provider and SDK path, so read either."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 
 def field_of(value: Any, snake: str, camel: str | None = None) -> Any:
+    """`field_of(rule_action, "target_groups", "targetGroups")` on either shape; None when absent."""
     if value is None:
         return None
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return value.get(camel or snake, value.get(snake))
     return getattr(value, snake, None)
