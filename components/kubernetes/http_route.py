@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import Mapping
 
 import pulumi
-
-from components.applied import field_of
 import pulumi_kubernetes as k8s
 
+from components.applied import field_of
 from components.kubernetes.manifest import APP_LABEL, SERVICE_PORT, backend_ref_weights
 from components.kubernetes.selector_service import cluster_url, selector_service, service_name
 from components.rollout.model import Weights
