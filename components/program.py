@@ -36,7 +36,7 @@ from components.config import (
     Platform,
     load_config,
 )
-from components.rollout.codec import UnrecoverableState, parse_time, CorruptState, to_output
+from components.rollout.codec import CorruptState, UnrecoverableState, parse_time, to_output
 
 CLOCK_OVERRIDE = "CUTOVER_NOW"
 """ISO-8601 time the rehearsal and tests run at; unset in real runs (the wall clock)."""

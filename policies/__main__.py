@@ -2,7 +2,6 @@
 analyzer's gRPC server and blocks, so nothing else may import this module."""
 
 from pulumi_policy import EnforcementLevel, PolicyPack
-
 from rules import ALL_POLICIES, PACK_NAME
 
 PolicyPack(

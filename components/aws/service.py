@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.app import ColorPlan
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.platform import AwsPlatform
 from components.aws.twin_service import TwinService, TwinServiceArgs
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
-from components.app import ColorPlan
 
 LOG_RETENTION_DAYS = 30
 

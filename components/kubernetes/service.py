@@ -6,12 +6,12 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.app import ColorPlan
 from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
 from components.kubernetes.manifest import InvalidKubernetesSetting, candidate_service_color
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
-from components.app import ColorPlan
 
 ROUTERS = ("service", "gateway", "nginx")
 

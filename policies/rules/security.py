@@ -7,7 +7,6 @@ import json
 import re
 from typing import Any
 
-from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     ReportViolation,
@@ -16,6 +15,7 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from ._common import (
     ALB_LISTENER,

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from components.kubernetes.manifest import (
     InvalidKubernetesSetting,
     backend_ref_weights,
-    candidate_service_color,
     canary_weight,
+    candidate_service_color,
     compute_resources,
     container_env,
     label_value,

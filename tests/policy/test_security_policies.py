@@ -6,8 +6,7 @@ import pytest
 
 from policies.offline import OfflineResource
 
-from .builders import REDIRECT, assert_outcome, container, deployment, listener, listener_rule, run, security_group, \
-    task_definition
+from .builders import REDIRECT, assert_outcome, container, deployment, listener, listener_rule, run, security_group, task_definition
 
 MODERN = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 FROM_LB = {"protocol": "tcp", "fromPort": 8080, "toPort": 8080, "securityGroups": ["sg-lb"]}
