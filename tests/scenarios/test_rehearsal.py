@@ -30,3 +30,18 @@ def test_the_gates_rehearsal_shows_a_healthy_step_then_the_abort():
     assert done.returncode == 0, done.stdout + done.stderr
     assert "advanced to step 1 (passed: error rate 0.3%" in done.stdout
     assert "gate aborted: error rate 20.0% > 5.0%" in done.stdout
+
+
+def test_the_rehearsal_reports_policy_violations_per_run(tmp_path):
+    scenario = tmp_path / "plaintext.yaml"
+    scenario.write_text(
+        "runs:\n"
+        "  - note: a password in plain text\n"
+        "    set:\n"
+        "      cutover:services.web.environment: {DB_PASSWORD: hunter2}\n"
+    )
+    done = rehearse("--scenario", str(scenario))
+    assert done.returncode == 0, "dev's policies are advisory: reported, not fatal"
+    assert "policy advisory  no-plaintext-secrets-in-env" in done.stdout
+    staging = rehearse("--stack", "staging", "--scenario", str(scenario))
+    assert staging.returncode != 0 and "policy mandatory no-plaintext-secrets-in-env" in staging.stdout
