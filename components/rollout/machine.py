@@ -49,48 +49,51 @@ def next_state(
     """
     if previous is None:
         return first_deploy(spec, now, strategy)
-    state = previous.with_(strategy=strategy or previous.strategy, gate=gate)
+    state = _transition(previous.with_(strategy=strategy or previous.strategy, gate=gate), spec, gate, now)
+    return _settle(state, spec, now)
+
+
+def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
+    """Traffic and versions for this run; `_settle` then derives replica counts."""
     if spec.plan.in_place:
-        return _settle(_rolling(state, spec, gate, now), spec, now)
+        return _rolling(state, spec, gate, now)
     if state.candidate_version is None:
         if spec.version == state.stable_version:
-            return _settle(state.with_(reason="no rollout: stable", gate=None), spec, now)
+            return state.with_(reason="no rollout: stable", gate=None)
         refused = _start_refused(spec, gate)
         if refused:
-            return _settle(state.with_(reason=f"rollout of {spec.version} not started: {refused}"), spec, now)
-        return _settle(_start(state, spec, now, f"rollout of {spec.version} started"), spec, now)
+            return state.with_(reason=f"rollout of {spec.version} not started: {refused}")
+        return _start(state, spec, now, f"rollout of {spec.version} started")
     if spec.version == state.stable_version:
-        return _settle(_return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back"), spec, now)
+        return _return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back")
     if spec.version != state.candidate_version:
         refused = _start_refused(spec, gate)
         if refused:
-            return _settle(_return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {refused}"), spec, now)
+            return _return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {refused}")
         reason = f"{state.candidate_version} superseded by {spec.version}: restarted from the first step"
-        return _settle(_start(state, spec, now, reason), spec, now)
+        return _start(state, spec, now, reason)
     if spec.abort == state.candidate_version:
         if state.phase is Phase.ABORTED:
-            return _settle(state.with_(aborted_by="config", reason=f"aborted: remove abort to retry {spec.version}"), spec, now)
-        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config"), spec, now)
+            return state.with_(aborted_by="config", reason=f"aborted: remove abort to retry {spec.version}")
+        return _return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config")
     if state.phase is Phase.ABORTED:
         if state.aborted_by == "gate":
             # A gate abort is sticky: retrying the same version needs a person (set abort, then remove it).
             hint = f"to retry {spec.version}, set abort: {spec.version} and remove it in a later run"
-            return _settle(state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}"), spec, now)
+            return state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}")
         if gate.verdict is GateVerdict.ABORT:
-            return _settle(state.with_(reason=f"abort lifted but {spec.version} not restarted: {gate.reason}"), spec, now)
-        return _settle(_start(state, spec, now, f"abort lifted: {spec.version} restarted from the first step"), spec, now)
+            return state.with_(reason=f"abort lifted but {spec.version} not restarted: {gate.reason}")
+        return _start(state, spec, now, f"abort lifted: {spec.version} restarted from the first step")
     if gate.verdict is GateVerdict.ABORT:
-        return _settle(_return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate"), spec, now)
-    return _settle(_advance_or_hold(state, spec, gate, now), spec, now)
+        return _return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate")
+    return _advance_or_hold(state, spec, gate, now)
 
 
 def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
     """Rolling: one color; the new version replaces the stable color's tasks and the platform rolls them."""
     if spec.version == state.stable_version and state.candidate_version is None:
         return state.with_(reason="no rollout: stable", gate=None)
-    refused = "aborted by the abort setting" if spec.abort == spec.version else None
-    if gate.verdict is GateVerdict.ABORT:
-        refused = f"gate aborted: {gate.reason}"
+    refused = _start_refused(spec, gate)
     if refused:
         # Nothing new reaches the stable color; a candidate left from another strategy loses its traffic.
         if state.candidate_version is not None and state.phase is not Phase.ABORTED:
