@@ -115,13 +115,16 @@ def decide_service(
 
 
 def routing_host(config: CutoverConfig, name: str) -> str | None:
-    """Host header a service answers on: explicit, or `<service>.<domain>` when a zone is configured."""
+    """Host a service answers on: explicit, else `<service>.<domain>` of its platform
+    (`cutover:dns.domain` on AWS, `cutover:kubernetes.hostSuffix` on Kubernetes) unless it routes by path."""
     service = config.services[name]
     if service.host:
         return service.host
-    if service.path_prefix is None and config.dns is not None:
-        return f"{name}.{config.dns.domain}"
-    return None
+    if service.platform is Platform.KUBERNETES:
+        domain = config.kubernetes.host_suffix if config.kubernetes else None
+    else:
+        domain = config.dns.domain if config.dns else None
+    return f"{name}.{domain}" if service.path_prefix is None and domain else None
 
 
 def decision_tags(decision: ServiceDecision, prefix: str = TAG_PREFIX) -> dict[str, str]:

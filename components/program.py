@@ -76,6 +76,10 @@ def _other_keys_in_namespace() -> list[str]:
     return sorted(k.removeprefix(prefix) for k in present if k.startswith(prefix) and k.removeprefix(prefix) not in CONFIG_KEYS)
 
 
+def _region() -> str:
+    return pulumi.Config("aws").get("region") or "us-east-1"
+
+
 def _now() -> datetime:
     override = os.environ.get(CLOCK_OVERRIDE)
     if not override:
@@ -104,8 +108,7 @@ def _gate_source(config: CutoverConfig, previous: dict[str, Any], now: datetime)
         return bake_only_gate
     from components.gates.wiring import default_reader_factory, gate_source
 
-    region = pulumi.Config("aws").get("region") or "us-east-1"
-    return gate_source(config, previous.get("endpoints"), now, default_reader_factory(region))
+    return gate_source(config, previous.get("endpoints"), now, default_reader_factory(_region()))
 
 
 def _decide(config: CutoverConfig, rollouts: Any, now: datetime, gate: GateSource) -> dict[str, ServiceDecision]:
@@ -162,7 +165,6 @@ def _build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], rec
             secret_arns=tuple(sorted({arn for s in services.values() for arn in s.secrets.values()})),
         ),
     )
-    region = pulumi.Config("aws").get("region") or "us-east-1"
     for name, decision in decisions.items():
         service = services[name]
         component = AwsService(
@@ -175,7 +177,7 @@ def _build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], rec
                 router=service.effective_router.value,
                 plan=color_plan(decision, service),
                 platform=platform,
-                region=region,
+                region=_region(),
                 routing_host=routing_host(config, name),
                 routing_path_prefix=service.path_prefix or (None if routing_host(config, name) else f"/{name}"),
                 priority=config.rule_priority(name),

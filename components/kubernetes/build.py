@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pulumi
 
-from components.app import ServiceDecision, color_plan, decision_tags, needs_preview
+from components.app import ServiceDecision, color_plan, decision_tags, needs_preview, routing_host
 from components.config import CONFIG_NAMESPACE, CutoverConfig, Router
 from components.kubernetes.manifest import max_surge
 from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
@@ -53,14 +53,3 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
         )
         records[name] = applied_record(decision, component.applied_weights)
         endpoints[name] = component.endpoints
-
-
-def routing_host(config: CutoverConfig, name: str) -> str | None:
-    """Host a Kubernetes service answers on: explicit, or `<service>.<hostSuffix>` when no path prefix is set."""
-    service = config.services[name]
-    suffix = config.kubernetes.host_suffix if config.kubernetes else None
-    if service.host:
-        return service.host
-    if service.path_prefix is None and suffix:
-        return f"{name}.{suffix}"
-    return None
