@@ -21,8 +21,11 @@ from typing import Any, Callable, Mapping
 
 import pulumi
 from pulumi.runtime import settings
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
+
+from rehearsal.world import LiveWorld, NotFound
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -74,6 +77,18 @@ class DuplicateResource(RuntimeError):
     """Two resources with the same type and name: the real engine rejects this."""
 
 
+class InjectedFailure(RuntimeError):
+    """The provider rejected this resource's create/update (planted by a test)."""
+
+
+class UnreadableStack(RuntimeError):
+    """The self StackReference could not be read (planted by a test)."""
+
+
+MINIMUM_CLI = "3.112.0"
+"""The CLI version the harness reports to `require_pulumi_version` unless a test says otherwise."""
+
+
 @dataclass(frozen=True)
 class RecordedResource:
     type: str
@@ -87,18 +102,49 @@ class RecordedResource:
         return f"{self.type}::{self.name}"
 
 
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong in one run, the way the real engine experiences it."""
+
+    fail: frozenset[str] = frozenset()
+    """Resource keys (`type::name`) whose create/update the provider rejects: each keeps its previous state,
+    and the engine touches nothing that depends on it."""
+    stop_on_failure: bool = False
+    """The engine stops launching steps after the first failure (its default without --continue-on-error):
+    resources registered after it are not applied either. Without it, independent resources still are."""
+    state_unreadable: bool = False
+    """The self StackReference cannot be read (backend error, wrong name)."""
+    cli_version: str = MINIMUM_CLI
+    """Version of the CLI the program believes it runs under."""
+
+
 @dataclass
 class RunResult:
     outputs: dict[str, Any] = field(default_factory=dict)
     resources: dict[str, RecordedResource] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
     error: str | None = None
+    applied: list[str] = field(default_factory=list)
+    """Keys the engine applied (registered and neither failed nor skipped after a failure)."""
+    failed: list[str] = field(default_factory=list)
+    """Keys whose update the provider rejected in this run."""
+    exports_resolved: bool = True
+    """Every stack export resolved: the engine saves them (since pulumi/pulumi#15754, even when the run failed)."""
+    dependencies: dict[str, set[str]] = field(default_factory=dict)
+    """Key -> keys of the resources and components it was registered to depend on."""
+    reads: list[str] = field(default_factory=list)
+    """Provider reads the program made before deciding: invoke tokens and `get`s (`type id`)."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources.values() if r.type == type_token]
 
     def named(self, type_token: str, name: str) -> RecordedResource:
         return self.resources[f"{type_token}::{name}"]
+
+    @property
+    def refused(self) -> bool:
+        """The program stopped before registering anything (a config or state error)."""
+        return self.error is not None and not self.failed
 
 
 @dataclass(frozen=True)
@@ -110,30 +156,84 @@ class Changes:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Strict mocks: echo inputs as outputs plus the computed fields the program reads."""
+    """Strict mocks: echo inputs as outputs plus the computed fields the program reads; answer
+    provider reads from the live world; fail the resources a test names."""
 
     def __init__(self, previous_outputs: Mapping[str, Any] | None, region: str):
         self.previous_outputs = previous_outputs
         self.region = region
+        self.world = LiveWorld(region)
+        self.faults = Faults()
+        self.preview = False
         self.resources: dict[str, RecordedResource] = {}
         self.order: list[str] = []
+        self.failed: list[str] = []
+        self.skipped: set[str] = set()
+        self.reads: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         if args.typ == STACK_REFERENCE:
+            if self.faults.state_unreadable:
+                raise UnreadableStack(f"failed to read stack {args.name!r}: the backend answered 403 Forbidden")
             outputs = dict(self.previous_outputs or {})
             return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": []}
+        if args.resource_id:  # a resource `get`: the provider reads the object from the cloud
+            self.reads.append(f"{args.typ} {args.resource_id}")
+            try:
+                return args.resource_id, dict(self.world.read(args.typ, args.resource_id))
+            except NotFound as err:
+                raise NotFoundError(str(err)) from None
         key = f"{args.typ}::{args.name}"
         if key in self.resources:
             raise DuplicateResource(f"duplicate resource {key}")
-        outputs = {**args.inputs, **_computed(args.typ, args.name, args.inputs, self.region)}
+        if key in self.faults.fail:
+            self.failed.append(key)
+            raise InjectedFailure(f"{key}: the provider rejected the update (planted failure)")
+        if self.failed and self.faults.stop_on_failure:
+            self.skipped.add(key)
+        outputs = {**args.inputs, **self._computed(args.typ, args.name, args.inputs)}
         self.resources[key] = RecordedResource(args.typ, args.name, dict(args.inputs), outputs, args.custom)
         self.order.append(key)
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            return {"names": [f"{self.region}a", f"{self.region}b", f"{self.region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az3"]}
-        raise UnexpectedInvoke(f"unexpected invoke {args.token}")
+        self.reads.append(args.token)
+        try:
+            return self.world.invoke(args.token, args.args)
+        except KeyError:
+            raise UnexpectedInvoke(f"unexpected invoke {args.token}") from None
+        except NotFound as err:
+            raise NotFoundError(str(err)) from None
+
+    def _computed(self, type_token: str, name: str, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        out = _computed(type_token, name, inputs, self.region)
+        if type_token == "aws:ecs/taskDefinition:TaskDefinition":
+            # Task definitions are immutable: a new revision (a new ARN) whenever the containers change.
+            out["arn"] = self.world.task_definition_arn(str(inputs.get("family", name)), inputs.get("containerDefinitions"))
+        return out
+
+
+class NotFoundError(Exception):
+    """A provider read of an object that does not exist."""
+
+
+class RecordingMonitor(MockMonitor):
+    """The SDK's mock monitor, also keeping what each registration declared it depends on."""
+
+    def __init__(self, mocks: RecordingMocks):
+        super().__init__(mocks)
+        self.dependencies: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        key = _key_of_urn(self.make_urn(request.parent, request.type, request.name))
+        self.dependencies[key] = {_key_of_urn(urn) for urn in request.dependencies}
+        return response
+
+
+def _key_of_urn(urn: str) -> str:
+    qualified_type, name = urn.split("::")[2:4]
+    return f"{qualified_type.split('$')[-1]}::{name}"
 
 
 def stack_config(stack_file: Path) -> dict[str, Any]:
@@ -152,46 +252,86 @@ def run_program(
     preview: bool = False,
     environment: Mapping[str, str] | None = None,
     mocks_factory: Callable[[Mapping[str, Any] | None, str], RecordingMocks] | None = None,
+    world: LiveWorld | None = None,
+    faults: Faults | None = None,
 ) -> RunResult:
     """One `pulumi up` (or `preview`) of `__main__.py` under the mock engine.
 
     `config` maps full keys (`cutover:services`, `aws:region`) to plain values;
-    objects are passed as JSON strings, as the CLI does.
+    objects are passed as JSON strings, as the CLI does. Provider reads are answered
+    from `world` (the cloud before this run); the caller commits what the run applied.
     """
     region = str(config.get("aws:region", "us-east-1"))
     mocks = (mocks_factory or RecordingMocks)(previous_outputs, region)
+    mocks.world = world if world is not None else LiveWorld(region)
+    mocks.faults = faults or Faults()
+    mocks.preview = preview
     for key in [k for k in os.environ if k.startswith("PULUMI_CONFIG")]:
         del os.environ[key]
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION)
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION, monitor=monitor)
+    settings.SETTINGS.engine.RequirePulumiVersion = _cli_version_check(mocks.faults.cli_version)
     # set_mocks registers a root stack of its own; the run creates the real one, as the engine does.
     settings.ROOT.set(None)
     saved_env = {k: os.environ.get(k) for k in ["CUTOVER_NOW", *(environment or {})]}
     os.environ["CUTOVER_NOW"] = now.isoformat()
     os.environ.update(environment or {})
     result = RunResult()
+    stacks = []
     try:
-        stacks = []
 
         def program() -> None:
             stacks.append(settings.get_root_resource())  # the run's Stack lives in the run's own context
             runpy.run_path(str(PROGRAM), run_name="__main__")
 
         _sync_await(run_in_stack(program))
-        raw = dict(stacks[0].outputs) if stacks and stacks[0] is not None else {}
-        result.outputs = {k: _sync_await(pulumi.Output.from_input(v).future()) for k, v in raw.items()}
     except pulumi.RunError as err:
         result.error = str(err)
+    except Exception as err:  # noqa: BLE001 - a failed resource fails the run, as `pulumi up` reports it
+        result.error = f"{type(err).__name__}: {err}"
     finally:
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        settings.ROOT.set(None)
+    raw = dict(stacks[0].outputs) if stacks and stacks[0] is not None and stacks[0].outputs else {}
+    result.outputs, result.exports_resolved = _resolve_exports(raw)
+    settings.ROOT.set(None)
     result.resources = dict(mocks.resources)
     result.order = list(mocks.order)
+    result.failed = list(mocks.failed)
+    result.applied = [k for k in mocks.order if k not in mocks.skipped]
+    result.dependencies = dict(monitor.dependencies)
+    result.reads = list(mocks.reads)
     return result
+
+
+def _resolve_exports(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Python registers every export in one call: if one of them depends on a failed resource, none is saved."""
+    outputs = {}
+    for key, value in raw.items():
+        try:
+            outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
+        except Exception:  # noqa: BLE001 - an export that waits on a failed resource never resolves
+            return {}, False
+    return outputs, True
+
+
+def _cli_version_check(cli_version: str) -> Callable[[Any], None]:
+    """The engine's RequirePulumiVersion for ">=X.Y.Z" ranges, against the version a test chose."""
+    def check(request) -> None:
+        wanted = request.pulumi_version_range
+        if not wanted.startswith(">="):
+            raise ValueError(f"the harness only checks '>=' ranges, got {wanted!r}")
+        if _version(cli_version) < _version(wanted[2:]):
+            raise pulumi.RunError(f"Pulumi CLI version {cli_version} does not satisfy the version range {wanted!r}")
+    return check
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.strip().split("."))
 
 
 def diff(before: RunResult | None, after: RunResult) -> Changes:

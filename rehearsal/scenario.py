@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
-from rehearsal.engine import Changes, RunResult, diff, run_program
+from rehearsal.engine import Changes, Faults, RunResult, diff, run_program
+from rehearsal.world import LiveWorld, Share
 
 REHEARSAL_EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -41,17 +42,33 @@ class Run:
 
 
 class Stack:
-    """A stack driven through successive runs; only `up` runs save outputs, as with the real engine."""
+    """A stack driven through successive runs, with the engine's rules for what a run leaves behind:
+
+    - `up` applies what the program registered to the live world; a failed `up` keeps what resolved,
+      the failed resource and everything that depends on it keep their previous state, nothing is deleted;
+    - stack outputs are saved when every export resolved (Python registers them in one call, so one
+      export that waits on a failed resource keeps all the old ones); `preview` saves nothing;
+    - `outputs_on_failure="drop"` plays a CLI older than pulumi/pulumi#15754, which dropped every output
+      of a failed update.
+    """
 
     def __init__(self, config: Mapping[str, Any], *, stack: str = "dev", start: datetime = REHEARSAL_EPOCH,
-                 environment: Mapping[str, str] | None = None, mocks_factory=None):
+                 environment: Mapping[str, str] | None = None, mocks_factory=None, outputs_on_failure: str = "keep"):
         self.config: dict[str, Any] = copy.deepcopy(dict(config))
         self.stack = stack
         self.now = start
         self.environment = dict(environment or {})
         self.mocks_factory = mocks_factory
-        self.saved: RunResult | None = None
+        self.outputs_on_failure = outputs_on_failure
+        self.world = LiveWorld(str(self.config.get("aws:region", "us-east-1")))
+        self.saved_outputs: dict[str, Any] | None = None
+        self.last_applied: RunResult | None = None
         self.runs: list[Run] = []
+
+    @property
+    def saved(self) -> RunResult | None:
+        """The last run that was applied (for its resources); its outputs are `saved_outputs`."""
+        return self.last_applied
 
     def set(self, dotted: str, value: Any) -> None:
         """`set("cutover:services.web.version", "2")`; a value of None removes the key."""
@@ -71,18 +88,56 @@ class Stack:
     def advance(self, minutes: float) -> None:
         self.now += timedelta(minutes=minutes)
 
-    def up(self, *, previous_outputs: Mapping[str, Any] | None = None) -> Run:
-        return self._run(preview=False, previous_outputs=previous_outputs)
+    def up(self, *, previous_outputs: Mapping[str, Any] | None = None, fail: tuple[str, ...] | list[str] = (),
+           stop_on_failure: bool = False, state_unreadable: bool = False, cli_version: str | None = None) -> Run:
+        faults = Faults(frozenset(fail), stop_on_failure, state_unreadable, **({"cli_version": cli_version} if cli_version else {}))
+        return self._run(preview=False, previous_outputs=previous_outputs, faults=faults)
 
     def preview(self) -> Run:
         return self._run(preview=True)
 
-    def _run(self, *, preview: bool, previous_outputs: Mapping[str, Any] | None = None) -> Run:
-        previous = previous_outputs if previous_outputs is not None else (self.saved.outputs if self.saved else None)
+    def serving(self, service: str) -> dict[str, Share]:
+        """What users of `service` get right now (see LiveWorld.serving)."""
+        return self.world.serving(service)
+
+    def damage(self, service: str, **fields: Any) -> None:
+        """Edit the saved record of one service, as a hand edit or a bad import would; None removes a field."""
+        record = dict(self.saved_outputs["rollouts"][service])
+        for key, value in fields.items():
+            if value is None:
+                record.pop(key, None)
+            else:
+                record[key] = value
+        self.saved_outputs = {**self.saved_outputs, "rollouts": {**self.saved_outputs["rollouts"], service: record}}
+
+    def drop_outputs(self, *keys: str) -> None:
+        """Lose saved outputs (all of them without keys), as an older CLI's failed update or a bad import did."""
+        outputs = dict(self.saved_outputs or {})
+        for key in keys or list(outputs):
+            outputs.pop(key, None)
+        self.saved_outputs = outputs
+
+    def _run(self, *, preview: bool, previous_outputs: Mapping[str, Any] | None = None, faults: Faults | None = None) -> Run:
+        previous = previous_outputs if previous_outputs is not None else self.saved_outputs
         result = run_program(self.config, previous, now=self.now, stack=self.stack, preview=preview,
-                             environment=self.environment, mocks_factory=self.mocks_factory)
-        run = Run(len(self.runs) + 1, result, diff(self.saved, result), copy.deepcopy(self.config), preview)
+                             environment=self.environment, mocks_factory=self.mocks_factory, world=self.world, faults=faults)
+        run = Run(len(self.runs) + 1, result, diff(self.last_applied, result), copy.deepcopy(self.config), preview)
         self.runs.append(run)
-        if not preview and result.error is None:
-            self.saved = result
+        if preview or result.refused:
+            return run
+        completed = result.error is None
+        self.world.commit((_applied(result, key) for key in result.applied), completed=completed)
+        if completed or result.exports_resolved:
+            self.saved_outputs = result.outputs
+        elif self.outputs_on_failure == "drop":
+            self.saved_outputs = {}
+        if completed:
+            self.last_applied = result
         return run
+
+
+def _applied(result: RunResult, key: str):
+    from rehearsal.world import Applied
+
+    resource = result.resources[key]
+    return Applied(resource.type, resource.name, resource.inputs, resource.outputs)

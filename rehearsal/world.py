@@ -1,0 +1,385 @@
+"""The cloud as it stands between runs: every resource as last applied, and what users are served.
+
+The mock engine echoes inputs as outputs, so comparing "planned" with "applied" inside one run
+cannot fail. This module keeps what a real account or cluster keeps *across* runs, with the
+engine's semantics for a failed `pulumi up` (pulumi/pulumi#15754): what resolved is kept, the
+failed resource keeps its previous state, resources that depend on it are not touched, and
+nothing is deleted. Provider reads (data-source invokes and resource `get`s) are answered from it,
+as the provider would answer them from the cloud.
+
+`serving(service)` is the user's view — which version serves which share, with how much
+capacity — read from the applied router and workloads independently of the program's code.
+Tests assert on it; faults (a circuit breaker that rolled a color back, a hand edit of the
+router) are planted on it between runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping
+
+LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
+ECS_SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROUTE53_RECORD = "aws:route53/record:Record"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+K8S_SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
+CANARY_WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
+
+
+class NotFound(Exception):
+    """What a provider read answers for an object that does not exist (the message says NotFound)."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """One resource as the cloud holds it."""
+
+    type: str
+    name: str
+    inputs: Mapping[str, Any]
+    outputs: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+@dataclass(frozen=True)
+class Share:
+    """What one color gives users right now."""
+
+    weight: int
+    """Percent of production traffic the router sends it."""
+    version: str | None
+    """Image tag its workload runs (None: no workload)."""
+    capacity: int
+    """Tasks / pods it runs."""
+
+
+@dataclass
+class LiveWorld:
+    """Applied resources by key (`type::name`), plus what ECS keeps on its own (task definition revisions)."""
+
+    region: str = "us-east-1"
+    resources: dict[str, Applied] = field(default_factory=dict)
+    task_definitions: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Every task definition revision ever registered, by ARN (ECS keeps them; a rollback returns to one)."""
+    revisions: dict[str, int] = field(default_factory=dict)
+    """Task definition family -> latest revision number."""
+
+    # --- what the engine does at the end of a run -------------------------------------------
+
+    def commit(self, applied: Iterable[Applied], *, completed: bool) -> None:
+        """Keep what a run applied. A completed run also deletes what the program no longer declares;
+        a failed run deletes nothing (the engine stops before its deletes)."""
+        applied = list(applied)
+        keys = {a.key for a in applied}
+        if completed:
+            self.resources = {k: v for k, v in self.resources.items() if k in keys}
+        for resource in applied:
+            outputs = dict(resource.outputs)
+            previous = self.resources.get(resource.key)
+            if resource.type == ECS_SERVICE:
+                outputs = self._deploy(previous, outputs)
+            elif resource.type == DEPLOYMENT:
+                outputs["status"] = _rolled_out(outputs)
+            self.resources[resource.key] = Applied(resource.type, resource.name, dict(resource.inputs), outputs)
+
+    def task_definition_arn(self, family: str, container_definitions: Any) -> str:
+        """ARN of the revision with these containers: the same one when unchanged, a new one otherwise."""
+        for arn, containers in self.task_definitions.items():
+            if arn.rsplit("/", 1)[1].rsplit(":", 1)[0] == family and containers == container_definitions:
+                latest = self.revisions.get(family)
+                if latest is not None and arn.endswith(f":{latest}"):
+                    return arn
+        revision = self.revisions.get(family, 0) + 1
+        self.revisions[family] = revision
+        arn = f"arn:aws:ecs:{self.region}:123456789012:task-definition/{family}:{revision}"
+        self.task_definitions[arn] = container_definitions
+        return arn
+
+    @staticmethod
+    def _deploy(previous: Applied | None, outputs: dict[str, Any]) -> dict[str, Any]:
+        """An ECS update that reached steady state: one PRIMARY deployment of the new task definition."""
+        desired = int(outputs.get("desiredCount") or 0)
+        history = list((previous.outputs.get("history") if previous else None) or [])
+        if not history or history[-1] != outputs.get("taskDefinition"):
+            history.append(outputs.get("taskDefinition"))
+        outputs["history"] = history
+        outputs["runningCount"] = desired
+        outputs["deployments"] = [
+            {"status": "PRIMARY", "taskDefinition": outputs.get("taskDefinition"), "desiredCount": desired,
+             "runningCount": desired, "pendingCount": 0, "rolloutState": "COMPLETED"}
+        ]
+        return outputs
+
+    # --- faults planted between runs ------------------------------------------------------------
+
+    def roll_back(self, ecs_service_name: str) -> None:
+        """The ECS deployment circuit breaker returned this service to its previous task definition
+        and still reported steady state (terraform-provider-aws #19519, #20858)."""
+        key = f"{ECS_SERVICE}::{ecs_service_name}"
+        service = self.resources[key]
+        history = list(service.outputs.get("history") or [])
+        if len(history) < 2:
+            raise ValueError(f"{ecs_service_name} has no earlier task definition to roll back to")
+        previous_td = history[-2]
+        outputs = {**service.outputs, "taskDefinition": previous_td, "history": history[:-1]}
+        desired = int(outputs.get("desiredCount") or 0)
+        outputs["deployments"] = [
+            {"status": "PRIMARY", "taskDefinition": previous_td, "desiredCount": desired, "runningCount": desired,
+             "pendingCount": 0, "rolloutState": "COMPLETED"}
+        ]
+        self.resources[key] = replace(service, outputs=outputs)
+
+    def edit(self, key: str, **outputs: Any) -> None:
+        """A change made outside Pulumi (console, kubectl): the cloud holds it, Pulumi's state does not."""
+        resource = self.resources[key]
+        self.resources[key] = replace(resource, outputs={**resource.outputs, **outputs})
+
+    # --- provider reads -------------------------------------------------------------------------
+
+    def invoke(self, token: str, args: Mapping[str, Any]) -> dict[str, Any]:
+        """A data-source invoke, answered as the provider would from the cloud; raises NotFound."""
+        handler = _INVOKES.get(token)
+        if handler is None:
+            raise KeyError(token)
+        return handler(self, args)
+
+    def read(self, type_token: str, resource_id: str) -> Mapping[str, Any]:
+        """A resource `get` by provider id (Kubernetes: "namespace/name"); raises NotFound."""
+        for resource in self.resources.values():
+            if resource.type == type_token and _provider_id(resource) == resource_id:
+                return resource.outputs
+        raise NotFound(f"{type_token} {resource_id!r} NotFound")
+
+    def of_type(self, type_token: str) -> list[Applied]:
+        return [r for r in self.resources.values() if r.type == type_token]
+
+    def find(self, type_token: str, **outputs: Any) -> Applied | None:
+        for resource in self.of_type(type_token):
+            if all(resource.outputs.get(k) == v for k, v in outputs.items()):
+                return resource
+        return None
+
+    # --- what users get -------------------------------------------------------------------------
+
+    def serving(self, service: str) -> dict[str, Share]:
+        """Color -> what it serves now, read from the applied router and workloads."""
+        rule = self.resources.get(f"{LISTENER_RULE}::{service}-route-rule")
+        if rule is not None:
+            return self._aws_shares(service, _rule_weights(rule, self))
+        records = [r for r in self.of_type(ROUTE53_RECORD) if r.name.startswith(f"{service}-dns-")]
+        if records:
+            weights = {r.outputs["setIdentifier"]: int(r.outputs["weightedRoutingPolicies"][0]["weight"]) for r in records}
+            return self._aws_shares(service, weights)
+        return self._kubernetes_shares(service)
+
+    def _aws_shares(self, service: str, weights: Mapping[str, int]) -> dict[str, Share]:
+        shares = {}
+        for color in ("blue", "green"):
+            ecs = self.resources.get(f"{ECS_SERVICE}::{service}-{color}-svc")
+            version, capacity = None, 0
+            if ecs is not None:
+                capacity = int(ecs.outputs.get("desiredCount") or 0)
+                containers = self.task_definitions.get(ecs.outputs.get("taskDefinition"))
+                version = _tag(json.loads(containers)[0]["image"]) if containers else None
+            shares[color] = Share(int(weights.get(color, 0)), version, capacity)
+        return shares
+
+    def _kubernetes_shares(self, service: str) -> dict[str, Share]:
+        weights = _kubernetes_weights(self, service)
+        shares = {}
+        for color in ("blue", "green"):
+            deployment = next((d for d in self.of_type(DEPLOYMENT)
+                               if (d.outputs.get("metadata") or {}).get("labels", {}).get("app") == service
+                               and d.outputs["metadata"]["labels"].get("color") == color), None)
+            version, capacity = None, 0
+            if deployment is not None:
+                spec = deployment.outputs["spec"]
+                capacity = int(spec.get("replicas") or 0)
+                version = _tag(spec["template"]["spec"]["containers"][0]["image"])
+            shares[color] = Share(int(weights.get(color, 0)), version, capacity)
+        return shares
+
+
+def _tag(image: str) -> str:
+    return image.rsplit(":", 1)[1]
+
+
+def _provider_id(resource: Applied) -> str:
+    if resource.type.startswith("kubernetes:"):
+        metadata = resource.outputs.get("metadata") or {}
+        return f"{metadata.get('namespace')}/{metadata.get('name')}"
+    return str(resource.outputs.get("id") or resource.outputs.get("arn"))
+
+
+def _rolled_out(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    replicas = int((outputs.get("spec") or {}).get("replicas") or 0)
+    return {"observedGeneration": 1, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas}
+
+
+def _rule_weights(rule: Applied, world: LiveWorld) -> dict[str, int]:
+    color_of = {tg.outputs.get("arn"): (tg.outputs.get("tags") or {}).get("cutover:color") for tg in world.of_type(TARGET_GROUP)}
+    weights: dict[str, int] = {}
+    for action in rule.outputs.get("actions") or []:
+        for group in (action.get("forward") or {}).get("targetGroups") or []:
+            color = color_of.get(group["arn"])
+            if color:
+                weights[color] = int(group.get("weight") or 0)
+    return weights
+
+
+def _kubernetes_weights(world: LiveWorld, service: str) -> dict[str, int]:
+    """Gateway: backendRef weights by the color their Service selects; nginx: stable and candidate
+    Services plus canary-weight; service router: the stable Service's selector takes 100 %."""
+    services = {(r.outputs.get("metadata") or {}).get("name"): r for r in world.of_type(K8S_SERVICE)}
+
+    def color_of(service_name: str) -> str | None:
+        found = services.get(service_name)
+        return ((found.outputs.get("spec") or {}).get("selector") or {}).get("color") if found else None
+
+    for route in world.of_type(HTTPROUTE):
+        if (route.outputs.get("metadata") or {}).get("labels", {}).get("app") == service:
+            weights: dict[str, int] = {}
+            for ref in route.outputs["spec"]["rules"][0]["backendRefs"]:
+                color = color_of(ref["name"])
+                if color:
+                    weights[color] = weights.get(color, 0) + int(ref.get("weight", 1))
+            return weights
+    ingresses = [i for i in world.of_type(INGRESS) if (i.outputs.get("metadata") or {}).get("labels", {}).get("app") == service]
+    if ingresses:
+        weights = {}
+        canary_weight = 0
+        for ingress in ingresses:
+            annotations = (ingress.outputs.get("metadata") or {}).get("annotations") or {}
+            backend = ingress.outputs["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
+            if annotations.get(CANARY_ANNOTATION) == "true":
+                canary_weight = int(annotations.get(CANARY_WEIGHT_ANNOTATION, "0"))
+                canary_color = color_of(backend)
+            else:
+                main_color = color_of(backend)
+        weights[main_color] = 100 - canary_weight
+        if canary_weight:
+            weights[canary_color] = weights.get(canary_color, 0) + canary_weight
+        return weights
+    for svc in services.values():
+        labels = (svc.outputs.get("metadata") or {}).get("labels") or {}
+        if labels.get("app") == service and labels.get("cutover.dev/role") == "stable":
+            return {color_of(svc.outputs["metadata"]["name"]): 100}
+    return {}
+
+
+# --- invokes, in the shapes the pulumi-aws data sources return (camelCase, nested blocks as lists) ---
+
+def _get_listener_rule(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    rule = None
+    if args.get("arn"):
+        rule = world.find(LISTENER_RULE, arn=args["arn"])
+    elif args.get("listenerArn"):
+        rule = next((r for r in world.of_type(LISTENER_RULE) if r.outputs.get("listenerArn") == args["listenerArn"]
+                     and int(r.outputs.get("priority") or 0) == int(args.get("priority") or -1)), None)
+    if rule is None:
+        raise NotFound(f"RuleNotFound: listener rule {args.get('arn') or args.get('priority')} not found")
+    actions = []
+    for order, action in enumerate(rule.outputs.get("actions") or [], start=1):
+        forward = action.get("forward")
+        entry: dict[str, Any] = {"order": order, "type": action.get("type", "forward")}
+        if forward:
+            entry["forwards"] = [{"targetGroups": [{"arn": g["arn"], "weight": int(g.get("weight") or 0)} for g in forward["targetGroups"]],
+                                  "stickinesses": [forward.get("stickiness") or {"enabled": False, "duration": 1}]}]
+        actions.append(entry)
+    return {"arn": rule.outputs["arn"], "listenerArn": rule.outputs.get("listenerArn"), "priority": rule.outputs.get("priority"),
+            "actions": actions, "conditions": [], "tags": dict(rule.outputs.get("tags") or {})}
+
+
+def _get_load_balancer(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    wanted = args.get("tags") or {}
+    matches = [lb for lb in world.of_type(LOAD_BALANCER) if all((lb.outputs.get("tags") or {}).get(k) == v for k, v in wanted.items())]
+    if args.get("arn"):
+        matches = [lb for lb in matches if lb.outputs.get("arn") == args["arn"]]
+    if len(matches) != 1:
+        raise NotFound(f"LoadBalancerNotFound: {len(matches)} load balancers match {dict(wanted)}")
+    lb = matches[0].outputs
+    return {"arn": lb["arn"], "dnsName": lb.get("dnsName"), "zoneId": lb.get("zoneId"), "tags": dict(lb.get("tags") or {})}
+
+
+def _get_listener(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    listener = next((l for l in world.of_type(LISTENER) if l.outputs.get("loadBalancerArn") == args.get("loadBalancerArn")
+                     and int(l.outputs.get("port") or 0) == int(args.get("port") or -1)), None)
+    if listener is None:
+        raise NotFound(f"ListenerNotFound: no listener on port {args.get('port')}")
+    return {"arn": listener.outputs["arn"], "loadBalancerArn": listener.outputs["loadBalancerArn"], "port": listener.outputs["port"]}
+
+
+def _get_service(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    service = next((s for s in world.of_type(ECS_SERVICE) if s.outputs.get("name") == args.get("serviceName")
+                    and s.outputs.get("cluster") == args.get("clusterArn")), None)
+    if service is None:
+        raise NotFound(f"ServiceNotFoundException: {args.get('serviceName')} not found")
+    out = service.outputs
+    return {"arn": out.get("id"), "serviceName": out.get("name"), "clusterArn": out.get("cluster"),
+            "desiredCount": int(out.get("desiredCount") or 0), "runningCount": int(out.get("runningCount") or 0),
+            "taskDefinition": out.get("taskDefinition"), "launchType": out.get("launchType"),
+            "schedulingStrategy": "REPLICA", "deployments": copy.deepcopy(list(out.get("deployments") or [])),
+            "tags": dict(out.get("tags") or {})}
+
+
+def _get_container_definition(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    containers = world.task_definitions.get(args.get("taskDefinition"))
+    if containers is None:
+        raise NotFound(f"ClientException: task definition {args.get('taskDefinition')} not found")
+    container = next((c for c in json.loads(containers) if c["name"] == args.get("containerName")), None)
+    if container is None:
+        raise NotFound(f"container {args.get('containerName')} not found")
+    return {"containerName": container["name"], "image": container["image"], "taskDefinition": args["taskDefinition"]}
+
+
+def _get_parameter(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    parameter = world.find(SSM_PARAMETER, name=args.get("name"))
+    if parameter is None:
+        raise NotFound(f"ParameterNotFound: {args.get('name')}")
+    return {"arn": parameter.outputs.get("arn"), "name": parameter.outputs["name"], "type": parameter.outputs.get("type"),
+            "value": parameter.outputs.get("value"), "insecureValue": parameter.outputs.get("value"), "version": 1}
+
+
+def _get_records(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    pattern = re.compile(args.get("nameRegex") or ".*")
+    sets = []
+    for record in world.of_type(ROUTE53_RECORD):
+        out = record.outputs
+        if out.get("zoneId") != args.get("zoneId") or not pattern.fullmatch(str(out.get("name", "")).rstrip(".") + "."):
+            continue
+        policies = out.get("weightedRoutingPolicies") or []
+        sets.append({"name": str(out["name"]).rstrip(".") + ".", "type": out.get("type"), "ttl": out.get("ttl"),
+                     "setIdentifier": out.get("setIdentifier"), "weight": int(policies[0]["weight"]) if policies else None,
+                     "resourceRecords": [{"value": v} for v in out.get("records") or []]})
+    return {"zoneId": args.get("zoneId"), "nameRegex": args.get("nameRegex"), "resourceRecordSets": sets}
+
+
+def _availability_zones(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    return {"names": [f"{world.region}a", f"{world.region}b", f"{world.region}c"], "zoneIds": ["use1-az1", "use1-az2", "use1-az3"]}
+
+
+_INVOKES = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:lb/getListenerRule:getListenerRule": _get_listener_rule,
+    "aws:lb/getLoadBalancer:getLoadBalancer": _get_load_balancer,
+    "aws:lb/getListener:getListener": _get_listener,
+    "aws:ecs/getService:getService": _get_service,
+    "aws:ecs/getContainerDefinition:getContainerDefinition": _get_container_definition,
+    "aws:ssm/getParameter:getParameter": _get_parameter,
+    "aws:route53/getRecords:getRecords": _get_records,
+}
