@@ -1,25 +1,29 @@
-"""Per service: decide the next rollout state (pure), then hand it to the platform's entry component.
+"""Per service: where it stands (checked against the live router), the next state, and what the platform applies.
 
-`decide_service` is pure (no pulumi). `build_service` picks the platform and is
-the only place that knows which component builds a service; it never learns
-AWS or Kubernetes details beyond choosing the entry component.
+Pure: no pulumi. `decide_service` turns the two witnesses of the previous run (the stack output and
+the live router), the live workloads, the gate and the clock into a `ServiceDecision`; `color_plan`
+turns a decision into plain values for a platform's entry component, including the in-run order
+that keeps every prefix of a run safe.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
-from components.config import CutoverConfig, Platform, Router, ServiceConfig, StrategyKind
+from components.config import CutoverConfig, Platform, RecoverConfig, Router, ServiceConfig, StrategyKind
 from components.gates.model import GateResult
-from components.rollout.codec import CorruptState, from_output, recover
-from components.rollout.decision import TAG_PREFIX, decision_record
+from components.rollout.codec import UnrecoverableState
+from components.rollout.decision import ANNOTATION_PREFIX, TAG_PREFIX, decision_record
+from components.rollout.live import LiveService
 from components.rollout.machine import next_state
-from components.rollout.model import Color, RolloutSpec, RolloutState, Weights, plan_for
+from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights, plan_for
+from components.rollout.trust import Assessment, assess
+from components.rollout.verify import combine, rolled_back_in_place, verify_colors
 
 GateSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
-"""(service name, its config, its previous state) -> verdict; only called while a candidate is in flight."""
+"""(service name, its config, its previous state) -> verdict; only called while a version differs from stable."""
 
 
 def bake_only_gate(name: str, service: ServiceConfig, previous: RolloutState) -> GateResult:
@@ -32,10 +36,12 @@ class ServiceDecision:
 
     name: str
     previous: RolloutState | None
+    """The state this run started from (None: first deploy)."""
     state: RolloutState
+    """The state this run applies."""
     first_deploy: bool
-    gaining: tuple[str, ...]
-    """Colors whose share rises in this run: the router waits for them to be ready."""
+    source: str = "output"
+    """Which witness `previous` came from: output, live, recover or none."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +65,35 @@ class ColorPlan:
     first_deploy: bool
     """No previous state for this service."""
     gaining: tuple[str, ...]
-    """Colors whose share rises this run: the router waits for them to be ready."""
+    """Colors whose share rises this run."""
+    ready_first: tuple[str, ...] = ()
+    """Colors whose workload changes upward (share, image or capacity rises): the router waits for them,
+    so traffic and the decision record move only onto what is ready."""
+    after_router: tuple[str, ...] = ()
+    """Colors whose capacity drops: their workloads wait for the router update that took their traffic."""
+    new_colors: tuple[str, ...] = ()
+    """Colors created in this run (AWS attaches a target group to an ECS service only once a rule forwards to it)."""
 
 
 def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
-    state = decision.state
-    colors = (state.stable_color, state.candidate_color) if uses_two_colors(service) else (state.stable_color,)
+    state, previous = decision.state, decision.previous
+    colors = tuple(sorted(c.value for c in ((state.stable_color, state.candidate_color) if uses_two_colors(service) else (state.stable_color,))))
+    existing = _existing_colors(previous)
+    new = tuple(c for c in colors if c not in existing)
+    gaining = tuple(c.value for c in Color if state.weights.of(c) > (previous.weights.of(c) if previous else 0))
+    ready_first, after_router = [], []
+    for color in (c for c in colors if c not in new):
+        before_version = previous.versions.get(Color(color)) if previous else None
+        before_replicas = previous.replicas.get(Color(color)) if previous else None
+        now_replicas = state.replicas[Color(color)]
+        rises = (color in gaining or before_version != state.versions[Color(color)]
+                 or before_replicas is None or now_replicas > before_replicas)
+        if rises and not (before_replicas is not None and now_replicas < before_replicas):
+            ready_first.append(color)
+        elif before_replicas is not None and now_replicas < before_replicas:
+            after_router.append(color)
     return ColorPlan(
-        colors=tuple(sorted(c.value for c in colors)),
+        colors=colors,
         versions={c.value: v for c, v in state.versions.items()},
         replicas={c.value: n for c, n in state.replicas.items()},
         weights=state.weights,
@@ -74,8 +101,19 @@ def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
         candidate_color=state.candidate_color.value,
         candidate_deployed=state.candidate_version is not None,
         first_deploy=decision.first_deploy,
-        gaining=decision.gaining,
+        gaining=gaining,
+        ready_first=tuple(ready_first),
+        after_router=tuple(after_router),
+        new_colors=new,
     )
+
+
+def _existing_colors(previous: RolloutState | None) -> tuple[str, ...]:
+    if previous is None:
+        return ()
+    if previous.strategy == "rolling":
+        return (previous.stable_color.value,)
+    return ("blue", "green")
 
 
 def rollout_spec(service: ServiceConfig) -> RolloutSpec:
@@ -94,24 +132,79 @@ def rollout_spec(service: ServiceConfig) -> RolloutSpec:
 
 
 def decide_service(
-    name: str, service: ServiceConfig, record: Any, now: datetime, gate: GateSource = bake_only_gate
+    name: str,
+    service: ServiceConfig,
+    output: Any,
+    live: LiveService,
+    deployed_before: bool,
+    now: datetime,
+    gate: GateSource = bake_only_gate,
 ) -> ServiceDecision:
-    """Previous record (or None) -> next state. Raises UnrecoverableState for a record that names no stable version."""
+    """Both witnesses and the live workloads -> next state. Raises UnrecoverableState when neither
+    witness can be trusted and `recover` is not set."""
     spec = rollout_spec(service)
     strategy = service.strategy.kind.value
-    if record is None:
-        state = next_state(None, spec, GateResult.bake_only(), now, strategy)
-        return ServiceDecision(name, None, state, True, (state.stable_color.value,))
     try:
-        previous = from_output(record)
-    except CorruptState as problem:
-        state = recover(record, spec.version, spec.replicas, now, str(problem))
-        return ServiceDecision(name, None, state, False, ())
+        assessment = assess(name, output, live.router, deployed_before, now, record_prefix(service))
+    except UnrecoverableState:
+        if service.recover is None:
+            raise
+        return _recovered(name, service, spec, live, now)
+    if assessment.first_deploy:
+        state = next_state(None, spec, GateResult.bake_only(), now, strategy)
+        return ServiceDecision(name, None, state, True, "none")
+    previous = _platform_rolled_back(assessment.previous, live) if spec.plan.in_place else assessment.previous
     # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
     verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
-    state = next_state(previous, spec, verdict, now, strategy)
-    gaining = tuple(c.value for c in Color if state.weights.of(c) > previous.weights.of(c))
-    return ServiceDecision(name, previous, state, False, gaining)
+    verdict = combine(verdict, verify_colors(previous, live.colors, service.platform.value))
+    state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold)
+    if service.recover is not None:
+        state = state.with_(reason=f"{state.reason}; recover is set but the record is readable: remove it")
+    return ServiceDecision(name, previous, state, False, assessment.source)
+
+
+def _platform_rolled_back(previous: RolloutState, live: LiveService) -> RolloutState:
+    """Rolling: the platform (ECS circuit breaker) returned the stable color to an older image. The
+    record says so, and the refused version stays aborted until someone acts."""
+    running = rolled_back_in_place(previous, live.colors)
+    if running is None:
+        return previous
+    refused = previous.stable_version
+    color = previous.stable_color
+    return previous.with_(
+        phase=Phase.ABORTED, stable_version=running, candidate_version=refused, aborted_by="gate",
+        versions={**previous.versions, color: running},
+        reason=f"the platform rolled {refused} back on {color.value}: it runs {running}",
+    )
+
+
+def _recovered(name: str, service: ServiceConfig, spec: RolloutSpec, live: LiveService, now: datetime) -> ServiceDecision:
+    """`recover: {stableColor, stableVersion}`: all traffic on that color running that version, in one run.
+    The other color keeps whatever it runs and stays warm for the scale-down delay."""
+    chosen: RecoverConfig = service.recover
+    color = Color(chosen.stable_color)
+    other = color.other()
+    seen = live.colors
+    live_weights = live.router.weights or Weights.all_on(other)  # unknown: assume the other color serves
+    previous = RolloutState(
+        phase=Phase.STABLE, stable_color=other, stable_version=chosen.stable_version, candidate_version=None, step=None,
+        weights=live_weights, step_started_at=now,
+        versions={c: (seen[c.value].version if c.value in seen and seen[c.value].version else chosen.stable_version) for c in Color},
+        replicas={c: (seen[c.value].desired if c.value in seen and seen[c.value].desired is not None else spec.replicas) for c in Color},
+        strategy=service.strategy.kind.value,
+    )
+    weights = Weights.all_on(color)
+    state = previous.with_(
+        stable_color=color, versions={**previous.versions, color: chosen.stable_version}, weights=weights,
+        replicas={color: spec.replicas, other: spec.replicas}, scale_down_at=now + spec.scale_down_delay,
+        last_shift=Shift(live_weights, weights, "recovered"), plan=spec.plan.candidate_percents,
+        reason=f"recovered by the recover setting: all traffic on {color.value} running {chosen.stable_version}; remove recover",
+    )
+    return ServiceDecision(name, previous, state, False, "recover")
+
+
+def record_prefix(service: ServiceConfig) -> str:
+    return ANNOTATION_PREFIX if service.platform is Platform.KUBERNETES else TAG_PREFIX
 
 
 def routing_host(config: CutoverConfig, name: str) -> str | None:
@@ -127,8 +220,8 @@ def routing_host(config: CutoverConfig, name: str) -> str | None:
     return f"{name}.{domain}" if service.path_prefix is None and domain else None
 
 
-def decision_tags(decision: ServiceDecision, prefix: str = TAG_PREFIX) -> dict[str, str]:
-    return decision_record(decision.name, decision.state, prefix)
+def decision_tags(decision: ServiceDecision, state: RolloutState | None = None, prefix: str = TAG_PREFIX) -> dict[str, str]:
+    return decision_record(decision.name, state or decision.state, prefix)
 
 
 def uses_two_colors(service: ServiceConfig) -> bool:
@@ -145,12 +238,3 @@ def is_aws(service: ServiceConfig) -> bool:
 
 def on_shared_alb(service: ServiceConfig) -> bool:
     return is_aws(service) and service.effective_router is Router.ALB
-
-
-def previous_records(outputs: Mapping[str, Any] | None) -> tuple[dict[str, Any], str | None]:
-    """Split the previous `rollouts` output into per-service records; a non-object is reported, not trusted."""
-    if outputs is None:
-        return {}, None
-    if not isinstance(outputs, Mapping):
-        return {}, "previous output rollouts is not an object"
-    return dict(outputs), None

@@ -19,7 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 CONFIG_NAMESPACE = "cutover"
-CONFIG_KEYS = ("network", "dns", "services", "kubernetes")
+CONFIG_KEYS = ("network", "dns", "services", "kubernetes", "stateStack")
+PLAIN_KEYS = ("stateStack",)
+"""Keys whose value is a plain string, not a JSON object."""
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
 
 SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 # Docker tag grammar: what ECS and Kubernetes accept after the colon.
@@ -179,6 +182,14 @@ class StrategyConfig(_Model):
         return self
 
 
+class RecoverConfig(_Model):
+    """An operator's statement of where a service stands, for the run after the program stopped
+    because neither its stack output nor its live router could be trusted."""
+
+    stable_color: str = Field(pattern=r"^(blue|green)$", description="the color that should serve all traffic")
+    stable_version: str = Field(pattern=IMAGE_TAG.pattern, description="the version that color runs (or should run)")
+
+
 class ServiceConfig(_Model):
     image: str = Field(min_length=1, pattern=r"^[^:@\s]+(:\d+/[^:@\s]+)?$", description="image without tag")
     version: str = Field(pattern=IMAGE_TAG.pattern, description="image tag; changing it starts a rollout")
@@ -190,6 +201,7 @@ class ServiceConfig(_Model):
     strategy: StrategyConfig
     approve: str | None = None
     abort: str | None = None
+    recover: RecoverConfig | None = None
     host: str | None = Field(default=None, description="host header routed to this service")
     path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
     priority: int | None = Field(default=None, ge=1, le=RULE_PRIORITY_SPAN)
@@ -239,6 +251,10 @@ class ServiceConfig(_Model):
 
 
 class CutoverConfig(_Model):
+    state_stack: str | None = Field(
+        default=None, pattern=STACK_NAME.pattern,
+        description="stack whose outputs hold the previous run's state (default <org>/<project>/<stack>)",
+    )
     network: NetworkConfig | None = None
     dns: DnsConfig | None = None
     services: dict[str, ServiceConfig] = Field(min_length=1)
@@ -298,7 +314,7 @@ def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
         value = raw.get(key)
         if value is None:
             continue
-        if isinstance(value, str):
+        if isinstance(value, str) and key not in PLAIN_KEYS:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as err:

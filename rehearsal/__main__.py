@@ -98,7 +98,8 @@ def describe(run: Run, stack: Stack, note: str | None) -> str:
         step = "-" if record["step"] is None else record["step"]
         versions = f"{record['stableVersion']}" + (f"->{record['candidateVersion']}" if record["candidateVersion"] else "")
         gate = record.get("gate") or {}
-        verdict = f"  [gate {gate['verdict']}]" if gate.get("measurements") or gate.get("verdict") == "abort" else ""
+        judged = gate.get("measurements") and record["phase"] in ("progressing", "paused")
+        verdict = f"  [gate {gate['verdict']}]" if judged or gate.get("verdict") == "abort" else ""
         lines.append(
             f"  {name:<8} {record['phase']:<11} step {step:<2} blue {weights['blue']:>3} / green {weights['green']:>3}"
             f"  {versions:<11} +{len(changed['created'])} ~{len(changed['updated'])} ±{len(changed['replaced'])} -{len(changed['deleted'])}"

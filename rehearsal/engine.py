@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import grpc
 import pulumi
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
@@ -213,8 +214,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return out
 
 
-class NotFoundError(Exception):
-    """A provider read of an object that does not exist."""
+class NotFoundError(grpc.RpcError):
+    """A provider read of an object that does not exist, delivered as the engine delivers a data source's
+    error (a gRPC status the SDK turns into an exception the program can catch)."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self._message = message
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._message
 
 
 class RecordingMonitor(MockMonitor):
@@ -269,6 +281,7 @@ def run_program(
     for key in [k for k in os.environ if k.startswith("PULUMI_CONFIG")]:
         del os.environ[key]
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])
+    _drop_leftovers()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION, monitor=monitor)
     settings.SETTINGS.engine.RequirePulumiVersion = _cli_version_check(mocks.faults.cli_version)
@@ -290,6 +303,8 @@ def run_program(
         result.error = str(err)
     except Exception as err:  # noqa: BLE001 - a failed resource fails the run, as `pulumi up` reports it
         result.error = f"{type(err).__name__}: {err}"
+        if not mocks.faults.stop_on_failure:
+            _finish_independent_registrations()
     finally:
         for key, value in saved_env.items():
             if value is None:
@@ -306,6 +321,31 @@ def run_program(
     result.dependencies = dict(monitor.dependencies)
     result.reads = list(mocks.reads)
     return result
+
+
+def _finish_independent_registrations() -> None:
+    """The SDK stops waiting at the first failed registration; the engine, with --continue-on-error (or
+    for steps already in flight), still applies what does not depend on it. Let those finish, so a test
+    sees the widest partial application deterministically (stop_on_failure gives the narrowest)."""
+    import asyncio
+
+    for _ in range(100):
+        pending = [t for t in list(settings.SETTINGS.outputs) + list(settings._get_rpc_manager().rpcs) if not t.done()]
+        if not pending:
+            return
+        _sync_await(asyncio.gather(*pending, return_exceptions=True))
+
+
+def _drop_leftovers() -> None:
+    """A failed run stops waiting at its first error and leaves tasks behind (outputs of resources that
+    never registered); they would surface in the next run. The engine starts each run in a fresh process."""
+    try:
+        leftover = list(settings.SETTINGS.outputs)
+    except LookupError:  # no run yet in this process
+        return
+    settings.SETTINGS.outputs.clear()
+    for task in leftover:
+        task.cancel()
 
 
 def _resolve_exports(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:

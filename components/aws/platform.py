@@ -30,6 +30,8 @@ class AwsPlatformArgs:
     """Whether any service on the shared ALB needs the preview listener."""
     secret_arns: tuple[str, ...] = ()
     """Secrets tasks may read at start."""
+    stack_id: str = ""
+    """"<org>/<project>/<stack>": tags the shared ALB, so a run can find it without outputs."""
 
 
 class AwsPlatform(pulumi.ComponentResource):
@@ -63,6 +65,7 @@ class AwsPlatform(pulumi.ComponentResource):
                     certificate_arn=args.certificate_arn,
                     test_listener_port=args.test_listener_port if args.previews else None,
                     test_listener_cidrs=args.test_listener_cidrs,
+                    tags={"cutover:stack": args.stack_id, "cutover:shared": "true"},
                 ),
                 child,
             )

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.app import ColorPlan
+from components.app import ColorPlan, ServiceDecision
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.platform import AwsPlatform
 from components.aws.twin_service import TwinService, TwinServiceArgs
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
+from components.recording import exported_record, router_record
+from components.rollout.decision import TAG_PREFIX
 
 LOG_RETENTION_DAYS = 30
 
@@ -59,17 +61,27 @@ class AwsServiceArgs:
     """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Env var -> Secrets Manager / SSM ARN."""
-    decision: dict[str, str] = field(default_factory=dict)
-    """Decision record (tags) for the resource that carries the weights."""
+    decision: ServiceDecision | None = None
+    """This run's decision: the router's record and the exported record are derived from it and the applied resources."""
+    decision_parameter: str | None = None
+    """Fixed name of the SSM parameter holding the decision record (route53 router), so a run can find it without outputs."""
 
 
 class AwsService(pulumi.ComponentResource):
-    """Builds both colors and the router of one service from the rollout's next state."""
+    """Builds both colors and the router of one service from the rollout's next state.
+
+    In-run order (any prefix of the run leaves traffic on colors with capacity and the recorded image):
+    workloads whose share, image or capacity rises are updated first and the router waits for them;
+    workloads whose capacity drops, and new colors, wait for the router.
+    """
 
     applied_weights: pulumi.Output[dict]
     """Weights read back from the router's applied outputs."""
+    record: pulumi.Output[dict]
+    """The exported `rollouts.<service>`: this run's state as far as the resources applied it."""
     endpoints: pulumi.Output[dict]
-    """How to reach and inspect the service: url, previewUrl, targetGroupArns, loadBalancerArn, listenerRuleArn, ecsServices."""
+    """How to reach and inspect the service: url, previewUrl, targetGroupArns, loadBalancerArns, listenerRuleArn,
+    cluster, ecsServices, logGroup, decisionParameter."""
 
     def __init__(self, name: str, args: AwsServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:AwsService", name, None, opts)
@@ -78,46 +90,46 @@ class AwsService(pulumi.ComponentResource):
         self._log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS, opts=self._child)
         self._target_groups = {color: self._create_target_group(name, color) for color in args.plan.colors}
         if args.router == "route53":
-            self._build_route53(name)
+            services = self._build_route53(name)
         else:
-            self._build_alb(name)
-        self.register_outputs({"applied_weights": self.applied_weights, "endpoints": self.endpoints})
+            services = self._build_alb(name)
+        self.record = exported_record(args.decision, self.applied_weights, services)
+        self.register_outputs({"applied_weights": self.applied_weights, "record": self.record, "endpoints": self.endpoints})
 
-    def _build_alb(self, name: str) -> None:
+    def _build_alb(self, name: str) -> dict[str, TwinService]:
         args = self._args
+        plan = args.plan
         balancer = args.platform.load_balancer
         security_group = self._create_task_security_group(name, [balancer.security_group_id])
         tg_arns = {color: tg.arn for color, tg in self._target_groups.items()}
-        services: dict[str, TwinService] = {}
-        rule_deps: list[pulumi.Resource] = []
-        if not args.plan.first_deploy:
-            services = self._create_colors(name, security_group, depends_on=[])
-            rule_deps = [services[c] for c in args.plan.gaining if c in services]
+        waits_for_rule = (*plan.new_colors, *plan.after_router)
+        services = {c: self._create_color(name, c, security_group, depends_on=[]) for c in plan.colors if c not in waits_for_rule}
         rule = WeightedListenerRule(
             f"{name}-route",
             WeightedListenerRuleArgs(
                 listener_arn=balancer.production_listener_arn,
                 priority=args.priority,
                 target_group_arns=tg_arns,
-                weights=args.plan.weights,
+                weights=plan.weights,
                 host=args.routing_host,
                 path_prefix=args.routing_path_prefix,
-                decision=args.decision,
+                decision=router_record(args.decision, plan.ready_first, services, TAG_PREFIX),
             ),
-            # Traffic moves onto a color only once its ECS service is steady (waitForSteadyState).
-            pulumi.ResourceOptions(parent=self, depends_on=rule_deps),
+            # Traffic and the record move onto a color only once its ECS service is steady (waitForSteadyState).
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first]),
         )
-        if args.plan.first_deploy:
-            # AWS attaches a target group to an ECS service only once a listener rule forwards to it.
-            services = self._create_colors(name, security_group, depends_on=[rule])
+        for color in waits_for_rule:
+            # A new color: AWS attaches a target group to an ECS service only once a rule forwards to it.
+            # A color losing capacity: only after the rule that took its traffic away was applied.
+            services[color] = self._create_color(name, color, security_group, depends_on=[rule])
         preview_url = None
-        if args.preview and args.plan.candidate_color in tg_arns:
+        if args.preview and plan.candidate_color in tg_arns:
             aws.lb.ListenerRule(
                 f"{name}-preview",
                 listener_arn=balancer.test_listener_arn,
                 priority=args.priority,
                 conditions=[routing_condition(args.routing_host, args.routing_path_prefix)],
-                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg_arns[args.plan.candidate_color])],
+                actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=tg_arns[plan.candidate_color])],
                 opts=self._child,
             )
             preview_url = self._url(balancer, balancer.dns_name, port=args.test_listener_port)
@@ -129,9 +141,11 @@ class AwsService(pulumi.ComponentResource):
             listener_rule_arn=rule.rule_arn,
             services=services,
         )
+        return services
 
-    def _build_route53(self, name: str) -> None:
+    def _build_route53(self, name: str) -> dict[str, TwinService]:
         args = self._args
+        plan = args.plan
         balancers = {
             color: LoadBalancer(
                 f"{name}-{color}",
@@ -144,12 +158,13 @@ class AwsService(pulumi.ComponentResource):
                 ),
                 self._child,
             )
-            for color in args.plan.colors
+            for color in plan.colors
         }
         security_group = self._create_task_security_group(name, [b.security_group_id for b in balancers.values()])
         # Each color's listener already forwards to its target group, so its ECS service may attach.
         services = {
-            color: self._create_color(name, color, security_group, depends_on=[balancers[color]]) for color in args.plan.colors
+            color: self._create_color(name, color, security_group, depends_on=[balancers[color]])
+            for color in plan.colors if color not in plan.after_router
         }
         records = WeightedRecords(
             f"{name}-dns",
@@ -157,14 +172,18 @@ class AwsService(pulumi.ComponentResource):
                 zone_id=args.dns_zone_id,
                 record_name=args.routing_host,
                 targets={color: balancer.dns_name for color, balancer in balancers.items()},
-                weights=args.plan.weights,
+                weights=plan.weights,
                 ttl=args.dns_ttl,
-                decision=args.decision,
+                decision=router_record(args.decision, plan.ready_first, services, TAG_PREFIX),
+                decision_parameter=args.decision_parameter,
             ),
             # Records move traffic onto a color only once its ECS service is steady.
-            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in args.plan.gaining if c in services]),
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first]),
         )
-        candidate = balancers.get(args.plan.candidate_color)
+        for color in plan.after_router:
+            # Capacity drops only after the records that took this color's traffic away were applied.
+            services[color] = self._create_color(name, color, security_group, depends_on=[balancers[color], records])
+        candidate = balancers.get(plan.candidate_color)
         scheme = "https" if args.certificate_arn else "http"
         self.applied_weights = records.applied_weights
         self.endpoints = self._endpoints(
@@ -175,6 +194,7 @@ class AwsService(pulumi.ComponentResource):
             services=services,
             decision_parameter=records.decision_parameter,
         )
+        return services
 
     def _create_target_group(self, name: str, color: str) -> aws.lb.TargetGroup:
         args = self._args
@@ -253,7 +273,8 @@ class AwsService(pulumi.ComponentResource):
                 "targetGroupArns": {color: tg.arn for color, tg in self._target_groups.items()},
                 "loadBalancerArns": load_balancer_arns,
                 "listenerRuleArn": listener_rule_arn,
-                "ecsServices": {color: svc.service_name for color, svc in services.items()},
+                "cluster": self._args.platform.cluster_arn,
+                "ecsServices": {color: svc.service_name for color, svc in sorted(services.items())},
                 "logGroup": self._log_group.name,
                 "decisionParameter": decision_parameter,
             }

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.rollout.live import image_tag
+
 
 @dataclass(frozen=True)
 class TwinServiceArgs:
@@ -58,10 +60,16 @@ class TwinService(pulumi.ComponentResource):
     """ECS service id/ARN."""
     task_definition_arn: pulumi.Output[str]
     """Task definition revision this color runs."""
+    applied_version: pulumi.Output[str | None]
+    """Image tag of the applied task definition (read back from its container definitions)."""
+    applied_replicas: pulumi.Output[int]
+    """Desired count the ECS service applied."""
 
     def __init__(self, name: str, args: TwinServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:TwinService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # The component's own ordering (after the router, for a color losing capacity) holds for each
+        # child too: a child does not inherit its parent's depends_on, so it is passed on explicitly.
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else [])
         labels = {"cutover:service": args.service, "cutover:color": args.color}
         task = aws.ecs.TaskDefinition(
             f"{name}-task",
@@ -101,8 +109,17 @@ class TwinService(pulumi.ComponentResource):
         self.service_name = service.name
         self.service_arn = service.id
         self.task_definition_arn = task.arn
+        # Read back from the applied resources, so the record never claims an image or capacity that did not take.
+        self.applied_version = task.container_definitions.apply(_image_tag)
+        self.applied_replicas = service.desired_count.apply(lambda n: int(n or 0))
         self.register_outputs(
-            {"service_name": self.service_name, "service_arn": self.service_arn, "task_definition_arn": self.task_definition_arn}
+            {
+                "service_name": self.service_name,
+                "service_arn": self.service_arn,
+                "task_definition_arn": self.task_definition_arn,
+                "applied_version": self.applied_version,
+                "applied_replicas": self.applied_replicas,
+            }
         )
 
     @staticmethod
@@ -129,3 +146,10 @@ class TwinService(pulumi.ComponentResource):
             ],
             sort_keys=True,
         )
+
+
+def _image_tag(container_definitions: str | None) -> str | None:
+    try:
+        return image_tag(json.loads(container_definitions or "[]")[0].get("image"))
+    except (ValueError, IndexError, AttributeError):
+        return None

@@ -25,8 +25,8 @@ class WeightedListenerRuleArgs:
     """Match requests by host header ..."""
     path_prefix: str | None = None
     """... or by path prefix."""
-    decision: dict[str, str] = field(default_factory=dict)
-    """Decision record (tags) of the last weight change, read by policies and people."""
+    decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
+    """Decision record (tags): the rollout's state, read back by the next run, by policies and by people."""
 
 
 class WeightedListenerRule(pulumi.ComponentResource):

@@ -24,8 +24,10 @@ class WeightedRecordsArgs:
     """Percent per color; Route53 reads 0..255, and all-zero would mean an equal split, so weights sum to 100."""
     ttl: int = 60
     """CNAME TTL: low, so resolvers pick up a new weight within a minute (alias records carry no TTL)."""
-    decision: dict[str, str] = field(default_factory=dict)
+    decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, kept on an SSM parameter because records have no tags."""
+    decision_parameter: str | None = None
+    """Fixed name of that parameter (a run finds it without outputs); None autonames it."""
 
 
 class WeightedRecords(pulumi.ComponentResource):
@@ -54,13 +56,16 @@ class WeightedRecords(pulumi.ComponentResource):
                 weighted_routing_policies=[aws.route53.RecordWeightedRoutingPolicyArgs(weight=args.weights.of_name(color))],
                 opts=child,
             )
-        # A tag-only carrier for the decision record: updating it moves no traffic.
+        # The decision record's carrier: written after the records, so it never claims weights they do not
+        # carry. A fixed name lets the next run read it even when the stack outputs are lost; it is never
+        # replaced (nothing about it changes but its value and tags).
         decision = aws.ssm.Parameter(
             f"{name}-decision",
+            name=args.decision_parameter,
             type="String",
-            value=json.dumps(args.decision, sort_keys=True),
+            value=pulumi.Output.from_input(args.decision).apply(lambda record: json.dumps(record, sort_keys=True)),
             tags=args.decision,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(records.values())),
         )
         self.fqdn = pulumi.Output.from_input(args.record_name)
         self.applied_weights = pulumi.Output.all(*[records[c].weighted_routing_policies for c in sorted(records)]).apply(

@@ -72,7 +72,9 @@ class CloudWatchEvidenceReader:
 
     def read(self, request: EvidenceRequest) -> Evidence:
         """Metrics, alarms, health and drift of the candidate over [since, until]; problems instead of raises."""
-        reads: dict[str, Callable[[EvidenceRequest], dict[str, Any]]] = {"metrics": self._metrics, "health": self._health}
+        reads: dict[str, Callable[[EvidenceRequest], dict[str, Any]]] = {"health": self._health}
+        if request.metrics:
+            reads["metrics"] = self._metrics
         if request.alarms:
             reads["alarms"] = self._alarms
         if request.listener_rule_arn:

@@ -56,6 +56,8 @@ class PrometheusEvidenceReader:
 
     def read(self, request: EvidenceRequest) -> Evidence:
         problems: list[str] = []
+        if not request.metrics:
+            return Evidence()
 
         def run(name: str, template: str | None) -> float | None:
             if not template:

@@ -59,6 +59,8 @@ class EvidenceRequest:
     """The weighted record pair (Route53 router); None for the ALB router and Kubernetes."""
     alarms: tuple[str, ...] = ()
     """CloudWatch alarm names (`analysis.alarms`); any in ALARM aborts."""
+    metrics: bool = True
+    """Whether traffic metrics are judged in this run (not for a start, nor a candidate still at 0 %)."""
 
 
 class EvidenceReader(Protocol):

@@ -139,7 +139,7 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> GateResult:
     if healthy is not None and healthy < thresholds.required_healthy:
         return _inconclusive(f"candidate not ready: {healthy} of {thresholds.required_healthy} targets healthy", m)
     if not thresholds.judges_metrics:
-        return GateResult(GateVerdict.ADVANCE, "candidate healthy and routed as recorded (no metric thresholds)", False, m)
+        return GateResult(GateVerdict.ADVANCE, "candidate healthy and routed as recorded; no metrics judged", False, m)
 
     if evidence.requests is None:
         # A source that reports a ratio or a latency but cannot count requests (Prometheus

@@ -7,15 +7,16 @@ one per kind, so a run without analysis never touches AWS or Prometheus.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
-from components.config import CutoverConfig, Platform, Router, ServiceConfig
+from components.config import CutoverConfig, Platform, Router, ServiceConfig, StrategyKind
 from components.gates.gate import evaluate_gate
 from components.gates.model import GateResult
 from components.gates.reader import EvidenceReader, EvidenceRequest, Route53Target
 from components.gates.verdict import Thresholds
-from components.rollout.model import RolloutState
+from components.rollout.model import Phase, RolloutState
 
 ReaderFactory = Callable[[ServiceConfig], EvidenceReader]
 
@@ -58,10 +59,24 @@ def gate_source(
         if service.platform is Platform.KUBERNETES and analysis.prometheus is None:
             # Readiness is the Deployment's await in the run; metrics need a Prometheus to ask.
             return GateResult.bake_only()
-        request = evidence_request(config, name, service, previous, endpoints.get(name) or {}, now)
-        return evaluate_gate(reader_for(service), request, Thresholds.from_analysis(analysis, service.replicas))
+        thresholds = thresholds_for(service, previous)
+        request = replace(evidence_request(config, name, service, previous, endpoints.get(name) or {}, now),
+                          metrics=thresholds.judges_metrics)
+        return evaluate_gate(reader_for(service), request, thresholds)
 
     return gate
+
+
+def thresholds_for(service: ServiceConfig, previous: RolloutState) -> Thresholds:
+    """What this run judges. A (re)start only asks whether an alarm fires; a candidate deployed at 0 %
+    has served nothing yet, so only its health counts (blue-green previews excepted: their candidate is
+    judged on the test listener's traffic)."""
+    analysis = service.strategy.analysis
+    if previous.candidate_version is None or previous.phase is Phase.ABORTED:
+        return Thresholds(required_healthy=0)
+    if previous.candidate_percent == 0 and service.strategy.kind is not StrategyKind.BLUE_GREEN:
+        return Thresholds(min_requests=analysis.min_requests if analysis else 0, required_healthy=service.replicas)
+    return Thresholds.from_analysis(analysis, service.replicas)
 
 
 def evidence_request(

@@ -1,28 +1,26 @@
 """All Kubernetes services of a run: check what Kubernetes would reject, then one KubernetesService each.
 
-The namespace (`cutover:kubernetes.namespace`) is assumed to exist: it is owned by the platform
-team (quotas, RBAC, network policies, Pod Security labels live there), and a namespace created
-here would be deleted, with everything in it, by a `pulumi destroy` of this stack.
+The Kubernetes twin of `components/aws/build.py`. The namespace (`cutover:kubernetes.namespace`)
+is assumed to exist: it is owned by the platform team (quotas, RBAC, network policies, Pod Security
+labels live there), and a namespace created here would be deleted, with everything in it, by a
+`pulumi destroy` of this stack.
 """
 
 from __future__ import annotations
 
 import pulumi
 
-from components.app import ServiceDecision, color_plan, decision_tags, needs_preview, routing_host
+from components.app import ServiceDecision, color_plan, needs_preview, routing_host
 from components.config import CONFIG_NAMESPACE, CutoverConfig, Router
 from components.kubernetes.manifest import max_surge
 from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
-from components.rollout.decision import ANNOTATION_PREFIX
 
 
 def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision], records: dict, endpoints: dict) -> None:
-    """Register every Kubernetes service; fill `records[name]` (from applied weights) and `endpoints[name]`."""
+    """Register every Kubernetes service; fill `records[name]` (from what was applied) and `endpoints[name]`."""
     kube = config.kubernetes
     if kube is None:  # config validation already requires it; kept so the message names the key
         raise pulumi.RunError(f"{CONFIG_NAMESPACE}:kubernetes: required by services on platform kubernetes")
-    from components.program import applied_record  # program imports this module lazily: no cycle
-
     for name, decision in decisions.items():
         service = config.services[name]
         host = routing_host(config, name)
@@ -48,8 +46,8 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
                 memory=service.memory,
                 environment=dict(service.environment),
                 secrets=dict(service.secrets),
-                decision=decision_tags(decision, ANNOTATION_PREFIX),
+                decision=decision,
             ),
         )
-        records[name] = applied_record(decision, component.applied_weights)
+        records[name] = component.record
         endpoints[name] = component.endpoints

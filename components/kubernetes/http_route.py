@@ -32,15 +32,15 @@ class WeightedHttpRouteArgs:
     """... and its namespace (its listeners must allow routes from `namespace`)."""
     deployments: Mapping[str, pulumi.Resource]
     """Color -> that color's TwinDeployment."""
-    gaining: tuple[str, ...] = ()
-    """Colors whose share rises this run: the route waits for their Deployments to be ready."""
+    ready_first: tuple[str, ...] = ()
+    """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
     host: str | None = None
     """Hostname the route matches; None matches every hostname of the Gateway's listener."""
     path_prefix: str = "/"
     """Path prefix the route matches."""
     preview_color: str | None = None
     """Color a preview Service selects (blue-green: reach the candidate at 0 %); None: no preview."""
-    decision: dict[str, str] = field(default_factory=dict)
+    decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the HTTPRoute (it carries the weights)."""
 
 
@@ -80,7 +80,7 @@ class WeightedHttpRoute(pulumi.ComponentResource):
             f"{name}-route",
             api_version=GATEWAY_API_VERSION,
             kind="HTTPRoute",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels={APP_LABEL: args.service}, annotations=args.decision or None),
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels={APP_LABEL: args.service}, annotations=pulumi.Output.from_input(args.decision).apply(lambda d: dict(d) or None)),
             spec={
                 "parentRefs": [
                     {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": args.gateway_name, "namespace": args.gateway_namespace}
@@ -97,7 +97,7 @@ class WeightedHttpRoute(pulumi.ComponentResource):
                 ],
             },
             # A color's share rises only after its Deployment reports its new pods ready.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in args.gaining if c in args.deployments]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in args.ready_first if c in args.deployments]),
         )
         self.preview_url = pulumi.Output.from_input(None)
         if args.preview_color is not None:

@@ -57,13 +57,13 @@ class NginxCanaryArgs:
     """canary-weight, 0..100."""
     deployments: Mapping[str, pulumi.Resource]
     """Color -> that color's TwinDeployment."""
-    gaining: tuple[str, ...] = ()
-    """Colors whose share rises this run: traffic moves only after their Deployments are ready."""
+    ready_first: tuple[str, ...] = ()
+    """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
     host: str | None = None
     """Host the Ingresses match; None: any host."""
     path_prefix: str = "/"
     """Path prefix the Ingresses match."""
-    decision: dict[str, str] = field(default_factory=dict)
+    decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the Ingress that carries the weight."""
 
 
@@ -74,6 +74,8 @@ class NginxCanary(pulumi.ComponentResource):
     """Weights read back from the applied selectors and canary-weight: {"blue": int, "green": int}."""
     ingress_names: pulumi.Output[dict]
     """{"main": name, "canary": name or None}."""
+    service_names: pulumi.Output[dict]
+    """{"stable": name, "candidate": name or None}: the Services whose selectors carry the colors."""
     preview_url: pulumi.Output[str | None]
     """In-cluster URL of the candidate Service (the candidate while there is one), or None."""
 
@@ -81,7 +83,7 @@ class NginxCanary(pulumi.ComponentResource):
         super().__init__("cutover:kubernetes:NginxCanary", name, None, opts)
         if not 0 <= args.candidate_percent <= 100:
             raise ValueError(f"canary-weight must be 0..100, got {args.candidate_percent}")
-        gaining = [args.deployments[c] for c in args.gaining if c in args.deployments]
+        waits = [args.deployments[c] for c in args.ready_first if c in args.deployments]
         stable = selector_service(
             f"{name}-stable",
             namespace=args.namespace,
@@ -90,13 +92,14 @@ class NginxCanary(pulumi.ComponentResource):
             role="stable",
             wait_for_pods=True,
             # Selects a color only once its Deployment reports ready (promotion moves it).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(dict.fromkeys([args.deployments[args.stable_color], *gaining]))),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(dict.fromkeys([*(args.deployments[c] for c in (args.stable_color,) if c in args.deployments), *waits]))),
         )
         has_canary = args.candidate_color is not None
-        main = self._ingress(f"{name}-main", args, stable, annotations={} if has_canary else args.decision, depends_on=gaining)
+        main = self._ingress(f"{name}-main", args, stable, annotations={} if has_canary else args.decision, depends_on=waits)
         shares = [(stable.spec, None)]
         self.preview_url = pulumi.Output.from_input(None)
         canary_name: pulumi.Input[str | None] = None
+        candidate_service: pulumi.Input[str | None] = None
         if has_canary:
             candidate = selector_service(
                 f"{name}-candidate",
@@ -105,39 +108,47 @@ class NginxCanary(pulumi.ComponentResource):
                 color=args.candidate_color,
                 role="candidate",
                 wait_for_pods=True,
-                # Its own color's pods must be ready before it selects them.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[args.candidate_color]]),
+                # Its own color's pods must be ready before it selects them (a color losing capacity is
+                # updated after the router instead, and is then already selected).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in (args.candidate_color,) if c in args.deployments]),
             )
             canary = self._ingress(
                 f"{name}-canary",
                 args,
                 candidate,
-                annotations={
-                    **args.decision,
+                annotations=pulumi.Output.from_input(args.decision).apply(lambda record: {
+                    **record,
                     CANARY_ANNOTATION: "true",
                     CANARY_WEIGHT_ANNOTATION: str(args.candidate_percent),
-                },
+                }),
                 # After the stable Service: at promotion the main path takes over before the canary drops to 0.
-                depends_on=[*gaining, stable],
+                depends_on=[*waits, stable],
             )
             shares.append((candidate.spec, canary.metadata))
             canary_name = canary.metadata.apply(lambda m: m.name if m else None)
+            candidate_service = service_name(candidate)
             self.preview_url = cluster_url(candidate, args.namespace)
         self.ingress_names = pulumi.Output.all(main=main.metadata.apply(lambda m: m.name if m else None), canary=canary_name)
         self.applied_weights = pulumi.Output.all(*[value for pair in shares for value in pair]).apply(_applied_weights)
-        self.register_outputs({"applied_weights": self.applied_weights, "ingress_names": self.ingress_names, "preview_url": self.preview_url})
+        self.service_names = pulumi.Output.all(stable=service_name(stable), candidate=candidate_service)
+        self.register_outputs({"applied_weights": self.applied_weights, "ingress_names": self.ingress_names,
+                               "service_names": self.service_names, "preview_url": self.preview_url})
 
     def _ingress(
         self,
         resource_name: str,
         args: NginxCanaryArgs,
         backend: k8s.core.v1.Service,
-        annotations: Mapping[str, str],
+        annotations: pulumi.Input[Mapping[str, str]],
         depends_on: list[pulumi.Resource],
     ) -> k8s.networking.v1.Ingress:
         return k8s.networking.v1.Ingress(
             resource_name,
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels={APP_LABEL: args.service}, annotations=dict(annotations) or None),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                namespace=args.namespace,
+                labels={APP_LABEL: args.service},
+                annotations=pulumi.Output.from_input(annotations).apply(lambda values: dict(values) or None),
+            ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=args.ingress_class,
                 rules=[

@@ -25,7 +25,7 @@ def selector_service(
     role: str,
     wait_for_pods: bool,
     opts: pulumi.ResourceOptions,
-    annotations: Mapping[str, str] | None = None,
+    annotations: pulumi.Input[Mapping[str, str]] | None = None,
 ) -> k8s.core.v1.Service:
     """A Service selecting `app`+`color`, targeting the container port named `http`.
 
@@ -34,15 +34,14 @@ def selector_service(
     candidate before its first step. Readiness is still enforced where it matters: Deployments keep
     their await, and every resource that gives a color traffic depends on that color's Deployment.
     """
-    metadata_annotations = dict(annotations or {})
-    if not wait_for_pods:
-        metadata_annotations[SKIP_AWAIT_ANNOTATION] = "true"
+    skip_await = {} if wait_for_pods else {SKIP_AWAIT_ANNOTATION: "true"}
+    metadata_annotations = pulumi.Output.from_input(annotations or {}).apply(lambda values: {**values, **skip_await} or None)
     return k8s.core.v1.Service(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(
             namespace=namespace,
             labels={APP_LABEL: app, ROLE_LABEL: role},
-            annotations=metadata_annotations or None,
+            annotations=metadata_annotations,
         ),
         spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP",

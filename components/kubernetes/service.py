@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.app import ColorPlan
+from components.app import ColorPlan, ServiceDecision
 from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
 from components.kubernetes.manifest import InvalidKubernetesSetting, candidate_service_color
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
+from components.recording import exported_record, router_record
+from components.rollout.decision import ANNOTATION_PREFIX
 
 ROUTERS = ("service", "gateway", "nginx")
 
@@ -56,15 +58,21 @@ class KubernetesServiceArgs:
     """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Env var -> "secret-name:key"."""
-    decision: dict[str, str] = field(default_factory=dict)
-    """Decision record (annotations) for the resource that carries the weights."""
+    decision: ServiceDecision | None = None
+    """This run's decision: the router's record and the exported record are derived from it and the applied objects."""
 
 
 class KubernetesService(pulumi.ComponentResource):
-    """Builds both colors and the router of one service from the rollout's next state."""
+    """Builds both colors and the router of one service from the rollout's next state.
+
+    In-run order: Deployments whose share, image or capacity rises (and a new color that gains traffic)
+    are updated first and the router waits for them; Deployments whose capacity drops wait for the router.
+    """
 
     applied_weights: pulumi.Output[dict]
     """Weights read back from the router's applied outputs."""
+    record: pulumi.Output[dict]
+    """The exported `rollouts.<service>`: this run's state as far as the objects applied it."""
     endpoints: pulumi.Output[dict]
     """How to reach and inspect the service: namespace, router, url, previewUrl, deployments, routerObjects, inspect."""
 
@@ -73,7 +81,10 @@ class KubernetesService(pulumi.ComponentResource):
         if args.router not in ROUTERS:
             raise InvalidKubernetesSetting(f"unknown kubernetes router {args.router!r}; expected one of {', '.join(ROUTERS)}")
         self._args = args
-        twins = {color: self._create_color(name, color) for color in sorted(args.plan.colors)}
+        plan = args.plan
+        waits_for = (*plan.ready_first, *(c for c in plan.new_colors if c in plan.gaining))
+        twins = {color: self._create_color(name, color) for color in sorted(plan.colors) if color not in plan.after_router}
+        decision = router_record(args.decision, waits_for, twins, ANNOTATION_PREFIX)
         preview_color = candidate_service_color(args.plan.stable_color, args.plan.candidate_color, args.plan.candidate_deployed)
         two_colors = args.plan.candidate_color in args.plan.colors
         router_objects: dict[str, pulumi.Input] = {}
@@ -86,11 +97,12 @@ class KubernetesService(pulumi.ComponentResource):
                     stable_color=args.plan.stable_color,
                     preview_color=preview_color if args.preview and two_colors else None,
                     deployments=twins,
-                    gaining=args.plan.gaining,
-                    decision=args.decision,
+                    ready_first=waits_for,
+                    decision=decision,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+            router: pulumi.Resource = switch
             self.applied_weights = switch.applied_weights
             url, preview_url = switch.url, switch.preview_url
             router_objects["stableService"] = switch.stable_service_name
@@ -105,14 +117,15 @@ class KubernetesService(pulumi.ComponentResource):
                     gateway_name=args.gateway_name or "",
                     gateway_namespace=args.gateway_namespace or "",
                     deployments=twins,
-                    gaining=args.plan.gaining,
+                    ready_first=waits_for,
                     host=args.host,
                     path_prefix=args.path_prefix,
                     preview_color=preview_color if args.preview and two_colors else None,
-                    decision=args.decision,
+                    decision=decision,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+            router = route
             self.applied_weights = route.applied_weights
             url, preview_url = self._public_url(), route.preview_url
             router_objects["httpRoute"] = route.route_name
@@ -128,30 +141,36 @@ class KubernetesService(pulumi.ComponentResource):
                     candidate_color=preview_color if two_colors else None,
                     candidate_percent=args.plan.weights.of_name(args.plan.candidate_color),
                     deployments=twins,
-                    gaining=args.plan.gaining,
+                    ready_first=waits_for,
                     host=args.host,
                     path_prefix=args.path_prefix,
-                    decision=args.decision,
+                    decision=decision,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+            router = canary
             self.applied_weights = canary.applied_weights
             url, preview_url = self._public_url(), canary.preview_url
             router_objects["ingresses"] = canary.ingress_names
+            router_objects["services"] = canary.service_names
+        for color in plan.after_router:
+            # Capacity drops only after the router update that took this color's traffic away was applied.
+            twins[color] = self._create_color(name, color, depends_on=[router])
+        self.record = exported_record(args.decision, self.applied_weights, twins)
         self.endpoints = pulumi.Output.from_input(
             {
                 "namespace": args.namespace,
                 "router": args.router,
                 "url": url,
                 "previewUrl": preview_url,
-                "deployments": {color: twin.deployment_name for color, twin in twins.items()},
+                "deployments": {color: twin.deployment_name for color, twin in sorted(twins.items())},
                 "routerObjects": router_objects,
                 "inspect": f"kubectl -n {args.namespace} get deployments,services,pdb,ingresses,httproutes -l app={args.service}",
             }
         )
-        self.register_outputs({"applied_weights": self.applied_weights, "endpoints": self.endpoints})
+        self.register_outputs({"applied_weights": self.applied_weights, "record": self.record, "endpoints": self.endpoints})
 
-    def _create_color(self, name: str, color: str) -> TwinDeployment:
+    def _create_color(self, name: str, color: str, depends_on: list[pulumi.Resource] | None = None) -> TwinDeployment:
         args = self._args
         return TwinDeployment(
             f"{name}-{color}",
@@ -171,7 +190,7 @@ class KubernetesService(pulumi.ComponentResource):
                 environment=dict(args.environment),
                 secrets=dict(args.secrets),
             ),
-            pulumi.ResourceOptions(parent=self),
+            pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )
 
     def _public_url(self) -> str | None:

@@ -23,9 +23,9 @@ class ServiceSwitchArgs:
     """Color the preview Service selects (the candidate's); None creates no preview Service."""
     deployments: Mapping[str, pulumi.Resource]
     """Color -> that color's TwinDeployment."""
-    gaining: tuple[str, ...] = ()
-    """Colors whose share rises this run: the switch waits for their Deployments to be ready."""
-    decision: dict[str, str] = field(default_factory=dict)
+    ready_first: tuple[str, ...] = ()
+    """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
+    decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the stable Service (it carries the weights)."""
 
 
@@ -47,7 +47,7 @@ class ServiceSwitch(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceSwitchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:kubernetes:ServiceSwitch", name, None, opts)
-        ready_first = [args.deployments[c] for c in (args.stable_color, *args.gaining) if c in args.deployments]
+        ready_first = [args.deployments[c] for c in (args.stable_color, *args.ready_first) if c in args.deployments]
         stable = selector_service(
             f"{name}-stable",
             namespace=args.namespace,

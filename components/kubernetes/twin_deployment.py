@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.live.workloads import deployment_workload
 from components.kubernetes.manifest import (
     PORT_NAME,
     compute_resources,
@@ -70,10 +71,16 @@ class TwinDeployment(pulumi.ComponentResource):
     """Physical (autonamed) Deployment name."""
     disruption_budget_name: pulumi.Output[str]
     """Physical (autonamed) PodDisruptionBudget name."""
+    applied_version: pulumi.Output[str | None]
+    """Image tag of the applied pod template."""
+    applied_replicas: pulumi.Output[int]
+    """Replicas the Deployment applied."""
 
     def __init__(self, name: str, args: TwinDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:kubernetes:TwinDeployment", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # The component's own ordering (after the router, for a color losing capacity) holds for each
+        # child too: a child does not inherit its parent's depends_on, so it is passed on explicitly.
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else [])
         labels = pod_labels(args.service, args.color, args.version)
         # No metadata.name: Pulumi autonames, so a replacement (should one ever be forced) is created
         # before the old one is deleted instead of delete-then-create with a gap.
@@ -111,7 +118,16 @@ class TwinDeployment(pulumi.ComponentResource):
         )
         self.deployment_name = deployment.metadata.apply(lambda m: m.name if m else None)
         self.disruption_budget_name = budget.metadata.apply(lambda m: m.name if m else None)
-        self.register_outputs({"deployment_name": self.deployment_name, "disruption_budget_name": self.disruption_budget_name})
+        # Read back from the applied Deployment, so the record never claims an image or capacity that did not take.
+        applied = deployment.spec.apply(lambda spec: deployment_workload(spec, None))
+        self.applied_version = applied.apply(lambda workload: workload.version)
+        self.applied_replicas = applied.apply(lambda workload: workload.desired)
+        self.register_outputs({
+            "deployment_name": self.deployment_name,
+            "disruption_budget_name": self.disruption_budget_name,
+            "applied_version": self.applied_version,
+            "applied_replicas": self.applied_replicas,
+        })
 
     @staticmethod
     def _pod_spec(args: TwinDeploymentArgs) -> k8s.core.v1.PodSpecArgs:

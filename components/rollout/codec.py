@@ -1,15 +1,17 @@
 """Rollout state <-> the JSON-shaped stack output `rollouts.<service>`.
 
 Reading is defensive: the previous outputs come from a checkpoint that a failed
-update, a hand edit or an older program may have left in any shape. Anything
-that does not parse is "no verified state": when the stable color and version
-can still be recovered, the service returns to them and pauses; otherwise the
-run stops before registering anything (traffic unchanged). Pure: no pulumi.
+update, a hand edit or an older program may have left in any shape. `from_output`
+checks types; `problems` checks that a parsed state is consistent with itself
+(weights are the plan's weights at its step, colors and versions agree, phase
+matches weights, times are not in the future). A record that fails either is not
+trusted; `components/rollout/trust.py` then turns to the live record on the router.
+Pure: no pulumi.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from components.gates.model import GateResult, GateVerdict
@@ -21,7 +23,7 @@ class CorruptState(ValueError):
 
 
 class UnrecoverableState(ValueError):
-    """The previous record of a service does not even say which version is stable."""
+    """Neither the stack output nor the live router can say where a deployed service stands."""
 
 
 def iso(moment: datetime) -> str:
@@ -60,6 +62,7 @@ def to_output(state: RolloutState) -> dict[str, Any]:
         "lastShift": _shift_out(state.last_shift),
         "strategy": state.strategy,
         "abortedBy": state.aborted_by,
+        "plan": list(state.plan),
     }
 
 
@@ -68,29 +71,24 @@ def from_output(record: Any) -> RolloutState:
     if not isinstance(record, Mapping):
         raise CorruptState("the record is not an object")
     stable_color = _color(record.get("stableColor"), "stableColor")
-    stable_version = _text(record.get("stableVersion"), "stableVersion")
-    candidate_version = _optional_text(record.get("candidateVersion"), "candidateVersion")
-    phase = _enum(Phase, record.get("phase"), "phase")
-    weights = _weights(record.get("weights"), "weights")
-    step = _optional_int(record.get("step"), "step")
-    if phase in (Phase.PROGRESSING, Phase.PAUSED, Phase.ABORTED) and candidate_version is None:
-        raise CorruptState(f"phase {phase.value} without a candidate version")
-    if phase is Phase.PROGRESSING and step is None:
-        raise CorruptState("phase progressing without a step")
-    if phase is Phase.STABLE and (candidate_version is not None or weights != Weights.all_on(stable_color)):
-        raise CorruptState("phase stable but traffic is not all on the stable color")
+    candidate_color = record.get("candidateColor")
+    if candidate_color is not None and candidate_color != stable_color.other().value:
+        raise CorruptState(f"candidateColor {candidate_color!r} is not the other color of stableColor {stable_color.value!r}")
     versions = record.get("versions")
     replicas = record.get("replicas")
     if not isinstance(versions, Mapping) or not isinstance(replicas, Mapping):
         raise CorruptState("versions and replicas per color are missing")
     gate = record.get("gate")
+    aborted_by = record.get("abortedBy")
+    if aborted_by not in (None, "config", "gate"):
+        raise CorruptState(f"abortedBy is not config or gate: {aborted_by!r}")
     return RolloutState(
-        phase=phase,
+        phase=_enum(Phase, record.get("phase"), "phase"),
         stable_color=stable_color,
-        stable_version=stable_version,
-        candidate_version=candidate_version,
-        step=step,
-        weights=weights,
+        stable_version=_text(record.get("stableVersion"), "stableVersion"),
+        candidate_version=_optional_text(record.get("candidateVersion"), "candidateVersion"),
+        step=_optional_int(record.get("step"), "step"),
+        weights=_weights(record.get("weights"), "weights"),
         step_started_at=parse_time(record.get("stepStartedAt"), "stepStartedAt"),
         versions={c: _text(versions.get(c.value), f"versions.{c.value}") for c in Color},
         replicas={c: _int(replicas.get(c.value), f"replicas.{c.value}") for c in Color},
@@ -100,51 +98,65 @@ def from_output(record: Any) -> RolloutState:
         gate=_gate(gate) if isinstance(gate, Mapping) else None,
         last_shift=_shift(record.get("lastShift")),
         strategy=str(record.get("strategy") or ""),
-        aborted_by=record.get("abortedBy") if record.get("abortedBy") in ("config", "gate") else None,
+        aborted_by=aborted_by,
+        plan=_plan(record.get("plan"), "plan"),
     )
 
 
-def recover(record: Any, spec_version: str, replicas: int, now: datetime, problem: str) -> RolloutState:
-    """This run's state when the previous record is corrupt: all traffic on the stable color it names.
+STRATEGIES = ("canary", "blue-green", "red-black", "rolling")
+CLOCK_SKEW = timedelta(minutes=5)
+"""How far in the future a recorded time may lie before it counts as corrupt (clocks of CI runners differ)."""
 
-    It is the run's result, not an input to `next_state`: nothing moves toward a
-    version that was not verified. If the configured version differs from the
-    stable one, the rollout waits before its first step for `approve`.
-    Raises UnrecoverableState when even the stable color and version are unreadable.
+
+def problems(state: RolloutState, now: datetime) -> list[str]:
+    """Why a parsed state cannot be what a run of this program left behind; [] when it is consistent.
+
+    >>> from components.rollout.machine import first_deploy
+    >>> from components.rollout.model import RolloutSpec, plan_for
+    >>> start = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    >>> problems(first_deploy(RolloutSpec("1", 2, plan_for("canary", [10, 100])), start, "canary"), start)
+    []
     """
-    try:
-        if not isinstance(record, Mapping):
-            raise CorruptState("the record is not an object")
-        stable_color = _color(record.get("stableColor"), "stableColor")
-        stable_version = _text(record.get("stableVersion"), "stableVersion")
-    except CorruptState as err:
-        raise UnrecoverableState(f"{problem}; and {err}") from None
-    idle = stable_color.other()
-    candidate_version = spec_version if spec_version != stable_version else None
-    weights = Weights.all_on(stable_color)
-    reason = f"previous record unreadable ({problem}): all traffic on stable {stable_version}"
-    if candidate_version:
-        reason += f"; approve: {candidate_version} to start its rollout from the first step"
-    return RolloutState(
-        phase=Phase.PAUSED if candidate_version else Phase.STABLE,
-        stable_color=stable_color,
-        stable_version=stable_version,
-        candidate_version=candidate_version,
-        step=None,
-        weights=weights,
-        step_started_at=now,
-        versions={stable_color: stable_version, idle: _salvage(record, "versions", idle, _text, stable_version)},
-        replicas={stable_color: replicas, idle: _salvage(record, "replicas", idle, _int, 0)},
-        reason=reason,
-        last_shift=Shift(None, weights, "recovered"),
-    )
+    found: list[str] = []
+    stable, candidate = state.stable_color, state.candidate_color
+    if state.strategy not in STRATEGIES:
+        found.append(f"strategy {state.strategy!r} is not one of {', '.join(STRATEGIES)}")
+    in_place = state.strategy == "rolling"
+    if state.versions.get(stable) != state.stable_version:
+        found.append(f"versions.{stable.value} is {state.versions.get(stable)!r} but stableVersion is {state.stable_version!r}")
+    on_stable = state.weights == Weights.all_on(stable)
+    if state.phase is Phase.STABLE:
+        if state.candidate_version is not None or state.step is not None or not on_stable:
+            found.append("phase stable must have all traffic on the stable color, no candidate and no step")
+    elif state.phase is Phase.ABORTED:
+        if state.candidate_version is None or state.step is not None or not on_stable:
+            found.append("phase aborted must have all traffic on the stable color, a candidate and no step")
+        if state.aborted_by is None:
+            found.append("phase aborted without abortedBy")
+    else:
+        found.extend(_in_flight_problems(state))
+    if state.candidate_version is not None and not in_place and state.versions.get(candidate) != state.candidate_version:
+        found.append(f"versions.{candidate.value} is {state.versions.get(candidate)!r} but candidateVersion is {state.candidate_version!r}")
+    if state.step_started_at > now + CLOCK_SKEW:
+        found.append(f"stepStartedAt {iso(state.step_started_at)} is in the future")
+    if state.scale_down_at is not None and state.phase in (Phase.PROGRESSING, Phase.PAUSED):
+        found.append("scaleDownAt is set while a candidate is in flight")
+    if state.inconclusive_runs < 0 or any(n < 0 for n in state.replicas.values()):
+        found.append("negative counts")
+    return found
 
 
-def _salvage(record: Mapping[str, Any], key: str, color: Color, read, default):
-    try:
-        return read((record.get(key) or {}).get(color.value), f"{key}.{color.value}")
-    except (CorruptState, AttributeError):
-        return default
+def _in_flight_problems(state: RolloutState) -> list[str]:
+    if state.candidate_version is None or state.step is None:
+        return [f"phase {state.phase.value} needs a candidate and a step"]
+    plan = state.plan
+    if not plan or plan[0] != 0 or plan[-1] != 100 or any(b <= a for a, b in zip(plan, plan[1:])):
+        return [f"plan {list(plan)} does not start at 0, increase and end at 100"]
+    if not 0 <= state.step < len(plan) - 1:
+        return [f"step {state.step} is outside the plan {list(plan)}"]
+    if state.candidate_percent != plan[state.step]:
+        return [f"weights {state.weights.label()} are not step {state.step} of the plan {list(plan)}"]
+    return []
 
 
 def _weights_out(weights: Weights) -> dict[str, int]:
@@ -202,6 +214,14 @@ def _int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
         raise CorruptState(f"{key} is not a whole number: {value!r}")
     return int(value)
+
+
+def _plan(raw: Any, key: str) -> tuple[int, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, (list, tuple)):
+        raise CorruptState(f"{key} is not a list of percents")
+    return tuple(_int(p, f"{key}[{i}]") for i, p in enumerate(raw))
 
 
 def _optional_int(value: Any, key: str) -> int | None:

@@ -6,10 +6,18 @@ no boto3.
 
 Worked example (canary, steps [10, 50, 100], bake 0, gates passing):
     run 1  no previous state       -> stable, blue 100/0, version 1
-    run 2  version 1 -> 2          -> progressing, step 0, 90/10 (green runs 2)
-    run 3                          -> progressing, step 1, 50/50
-    run 4                          -> stable, green 0/100, stableVersion 2 (blue warm)
-    run 5 (after scaleDownDelay)   -> stable, blue scaled to 0
+    run 2  version 1 -> 2          -> progressing, step 0: green runs 2 at 0 % (deployed, not serving)
+    run 3                          -> progressing, step 1, 90/10 (after verifying green runs 2)
+    run 4                          -> progressing, step 2, 50/50
+    run 5                          -> stable, green 0/100, stableVersion 2 (blue warm)
+    run 6 (after scaleDownDelay)   -> stable, blue scaled to 0
+
+Two rules keep every prefix of a run safe (see README, "How a rollout moves"):
+- an image changes only on a color that carries no traffic at the start of the run (rolling excepted:
+  the platform replaces tasks in place); a candidate that carries traffic when a newer version
+  arrives first hands its traffic back to the stable color, and the newer version starts next run;
+- traffic only moves forward when `hold` is None: a run whose previous state had to be repaired
+  from the live record may return traffic to the stable color, never advance or start.
 """
 
 from __future__ import annotations
@@ -36,68 +44,109 @@ def first_deploy(spec: RolloutSpec, now: datetime, strategy: str = "") -> Rollou
         reason="first deploy: blue serves 100%",
         last_shift=Shift(None, weights, "first-deploy"),
         strategy=strategy,
+        plan=spec.plan.candidate_percents,
     )
 
 
 def next_state(
-    previous: RolloutState | None, spec: RolloutSpec, gate: GateResult, now: datetime, strategy: str = ""
+    previous: RolloutState | None,
+    spec: RolloutSpec,
+    gate: GateResult,
+    now: datetime,
+    strategy: str = "",
+    hold: str | None = None,
 ) -> RolloutState:
     """Decide one run's step for one service.
 
     The order of checks is the order of safety: a rollback or abort wins over
     everything, a new version restarts, and only then may a step advance.
+    `hold` (a sentence) forbids moving forward this run: no start, no advance.
     """
     if previous is None:
         return first_deploy(spec, now, strategy)
-    state = _transition(previous.with_(strategy=strategy or previous.strategy, gate=gate), spec, gate, now)
+    state = _transition(previous.with_(strategy=strategy or previous.strategy, gate=gate), spec, gate, now, hold)
     return _settle(state, spec, now)
 
 
-def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
+def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
     """Traffic and versions for this run; `_settle` then derives replica counts."""
     if spec.plan.in_place:
-        return _rolling(state, spec, gate, now)
+        return _rolling(state, spec, gate, now, hold)
     if state.candidate_version is None:
-        if spec.version == state.stable_version:
-            return state.with_(reason="no rollout: stable", gate=None)
-        refused = _start_refused(spec, gate)
-        if refused:
-            return state.with_(reason=f"rollout of {spec.version} not started: {refused}")
-        return _start(state, spec, now, f"rollout of {spec.version} started")
+        return _start_if_asked(state, spec, gate, now, hold)
     if spec.version == state.stable_version:
         return _return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back")
-    if spec.version != state.candidate_version:
-        refused = _start_refused(spec, gate)
-        if refused:
-            return _return_to_stable(state, spec, now, Phase.STABLE, f"{spec.version} not started: {refused}")
-        reason = f"{state.candidate_version} superseded by {spec.version}: restarted from the first step"
-        return _start(state, spec, now, reason)
-    if spec.abort == state.candidate_version:
-        if state.phase is Phase.ABORTED:
-            return state.with_(aborted_by="config", reason=f"aborted: remove abort to retry {spec.version}")
-        return _return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config")
     if state.phase is Phase.ABORTED:
-        if state.aborted_by == "gate":
-            # A gate abort is sticky: retrying the same version needs a person (set abort, then remove it).
-            hint = f"to retry {spec.version}, set abort: {spec.version} and remove it in a later run"
-            return state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}")
-        if gate.verdict is GateVerdict.ABORT:
-            return state.with_(reason=f"abort lifted but {spec.version} not restarted: {gate.reason}")
-        return _start(state, spec, now, f"abort lifted: {spec.version} restarted from the first step")
+        return _after_abort(state, spec, gate, now, hold)
+    if spec.version != state.candidate_version:
+        return _supersede(state, spec, gate, now, hold)
+    if spec.abort == state.candidate_version:
+        return _return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config")
     if gate.verdict is GateVerdict.ABORT:
         return _return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate")
+    if hold:
+        return state.with_(reason=f"holding at {state.weights.label()}: {hold}")
     return _advance_or_hold(state, spec, gate, now)
 
 
-def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
-    """Rolling: one color; the new version replaces the stable color's tasks and the platform rolls them."""
-    if spec.version == state.stable_version and state.candidate_version is None:
+def _start_if_asked(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
+    """No candidate: a configured version other than the stable one is deployed on the idle color at 0 %."""
+    if spec.version == state.stable_version:
         return state.with_(reason="no rollout: stable", gate=None)
-    refused = _start_refused(spec, gate)
+    refused = _start_refused(spec, gate) or hold
     if refused:
-        # Nothing new reaches the stable color; a candidate left from another strategy loses its traffic.
-        if state.candidate_version is not None and state.phase is not Phase.ABORTED:
-            return _return_to_stable(state, spec, now, Phase.ABORTED, refused, "config" if spec.abort == spec.version else "gate")
+        return state.with_(reason=f"rollout of {spec.version} not started: {refused}")
+    return _deploy(state, spec, now, f"{spec.version} deployed on {state.candidate_color.value} at 0%")
+
+
+def _after_abort(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
+    """The aborted candidate carries no traffic: a new version may go onto its color; the same one restarts
+    when the abort setting is lifted (a gate abort needs a person to acknowledge it first)."""
+    if spec.version != state.candidate_version:
+        return _start_if_asked(state, spec, gate, now, hold)
+    if spec.abort == state.candidate_version:
+        return state.with_(aborted_by="config", reason=f"aborted: remove abort to retry {spec.version}")
+    if state.aborted_by == "gate":
+        hint = f"to retry {spec.version}, set abort: {spec.version} and remove it in a later run"
+        return state.with_(reason=state.reason if hint in state.reason else f"{state.reason}; {hint}")
+    refused = (gate.reason if gate.verdict is GateVerdict.ABORT else None) or hold
+    if refused:
+        return state.with_(reason=f"abort lifted but {spec.version} not restarted: {refused}")
+    return _deploy(state, spec, now, f"abort lifted: {spec.version} restarts from the first step")
+
+
+def _supersede(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
+    """A newer version while a candidate is in flight. The candidate's image may change only while it
+    serves nothing: from a traffic-carrying step, traffic returns to stable first."""
+    old = state.candidate_version
+    if state.candidate_percent > 0:
+        return _return_to_stable(
+            state, spec, now, Phase.STABLE,
+            f"{old} superseded by {spec.version}: traffic back on {state.stable_color.value} first; "
+            f"{spec.version} is deployed next run",
+        )
+    refused = _start_refused(spec, gate) or hold
+    if refused:
+        return _return_to_stable(state, spec, now, Phase.STABLE, f"{old} superseded; {spec.version} not started: {refused}")
+    return _deploy(state, spec, now, f"{old} superseded by {spec.version}: {spec.version} deployed at 0%")
+
+
+def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
+    """Rolling: one color; the new version replaces the stable color's tasks and the platform rolls them."""
+    leftover = state.candidate_version is not None and state.phase is not Phase.ABORTED
+    if leftover and state.candidate_percent > 0:
+        # Switched from a two-color strategy mid-rollout: the other color hands its traffic back first.
+        return _return_to_stable(state, spec, now, Phase.STABLE, "switched to rolling: traffic back on the stable color first")
+    if state.phase is Phase.ABORTED and state.aborted_by == "gate" and state.candidate_version == spec.version:
+        return state.with_(reason=f"{state.reason}; set abort: {spec.version} and remove it in a later run to retry"
+                           if "to retry" not in state.reason else state.reason)
+    if spec.version == state.stable_version:
+        if state.candidate_version is not None:
+            return state.with_(phase=Phase.STABLE, candidate_version=None, step=None, aborted_by=None,
+                               reason=f"rolling on {spec.version}: nothing in flight")
+        return state.with_(reason="no rollout: stable", gate=None)
+    refused = _start_refused(spec, gate) or hold
+    if refused:
         return state.with_(reason=f"rolling update to {spec.version} not applied: {refused}")
     stable = state.stable_color
     weights = Weights.all_on(stable)
@@ -110,9 +159,11 @@ def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: date
         step_started_at=now,
         versions={**state.versions, stable: spec.version},
         inconclusive_runs=0,
+        aborted_by=None,
         reason=f"rolling update to {spec.version} (the platform replaces tasks; circuit breaker rolls back)",
         last_shift=_shift(state, weights, "rolling"),
         gate=None,
+        plan=spec.plan.candidate_percents,
     )
 
 
@@ -125,38 +176,46 @@ def _start_refused(spec: RolloutSpec, gate: GateResult) -> str | None:
     return None
 
 
-def _start(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) -> RolloutState:
-    """Put `spec.version` on the candidate color and take step 0 (which may already promote)."""
+def _deploy(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) -> RolloutState:
+    """Step 0: `spec.version` on the candidate color, which carries no traffic; the first shift waits for
+    the next run, once the candidate is verified to run this version."""
     candidate = state.candidate_color
-    started = state.with_(
+    assert state.candidate_percent == 0, "an image changes only on a color that carries no traffic"
+    waits = 0 in spec.plan.pause_at and spec.approve != spec.version
+    return state.with_(
+        phase=Phase.PAUSED if waits else Phase.PROGRESSING,
         aborted_by=None,
         candidate_version=spec.version,
         versions={**state.versions, candidate: spec.version},
+        step=0,
+        plan=spec.plan.candidate_percents,
+        step_started_at=now,
         scale_down_at=None,
         inconclusive_runs=0,
         gate=None,
+        reason=f"{reason}; waiting for approve: {spec.version}" if waits else f"{reason}; first shift next run",
     )
-    return _enter_step(started, spec, 0, now, reason, "start")
 
 
-def _enter_step(state: RolloutState, spec: RolloutSpec, step: int, now: datetime, reason: str, cause: str) -> RolloutState:
+def _enter_step(state: RolloutState, spec: RolloutSpec, step: int, now: datetime, reason: str) -> RolloutState:
     percent = spec.plan.candidate_percents[step]
     if percent == 100:
-        return _promote(state, spec, now, cause)
+        return _promote(state, spec, now)
     weights = Weights.split(state.candidate_color, percent)
     waits = step in spec.plan.pause_at and spec.approve != state.candidate_version
     return state.with_(
         phase=Phase.PAUSED if waits else Phase.PROGRESSING,
         step=step,
+        plan=spec.plan.candidate_percents,
         weights=weights,
         step_started_at=now,
         inconclusive_runs=0,
         reason=f"{reason}; waiting for approve: {state.candidate_version}" if waits else reason,
-        last_shift=_shift(state, weights, cause, step),
+        last_shift=_shift(state, weights, "advance", step),
     )
 
 
-def _promote(state: RolloutState, spec: RolloutSpec, now: datetime, cause: str) -> RolloutState:
+def _promote(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutState:
     """Candidate takes 100 %: it becomes stable; the old color stays warm for the scale-down delay."""
     new_stable = state.candidate_color
     weights = Weights.all_on(new_stable)
@@ -166,19 +225,21 @@ def _promote(state: RolloutState, spec: RolloutSpec, now: datetime, cause: str) 
         stable_version=state.candidate_version,
         candidate_version=None,
         step=None,
+        plan=spec.plan.candidate_percents,
         weights=weights,
         step_started_at=now,
         scale_down_at=now + spec.scale_down_delay,
         inconclusive_runs=0,
         reason=f"promoted {state.candidate_version} on {new_stable.value}",
-        last_shift=_shift(state, weights, cause),
+        last_shift=_shift(state, weights, "advance"),
     )
 
 
 def _return_to_stable(
     state: RolloutState, spec: RolloutSpec, now: datetime, phase: Phase, reason: str, aborted_by: str | None = None
 ) -> RolloutState:
-    """All traffic back on the stable color in this run; only the router changes now."""
+    """All traffic back on the stable color in this run; only the router changes now, and the
+    candidate keeps its tasks until the scale-down delay has passed."""
     weights = Weights.all_on(state.stable_color)
     return state.with_(
         phase=phase,
@@ -199,11 +260,10 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
     if state.phase is Phase.PAUSED:
         if spec.approve != state.candidate_version:
             return state.with_(reason=_still_paused(state))
-        if state.step is None:  # paused before the first step (a recovered record)
-            return _start(state, spec, now, f"approved: {spec.version} started from the first step")
         state = state.with_(phase=Phase.PROGRESSING, inconclusive_runs=0)
+    # Bake time is for watching traffic: a candidate at 0 % has nothing to watch.
     baked = now - state.step_started_at
-    if baked < spec.bake:
+    if state.candidate_percent > 0 and baked < spec.bake:
         left = int((spec.bake - baked).total_seconds() // 60) + 1
         return state.with_(reason=f"baking step {step}: about {left} min left")
     if gate.verdict is GateVerdict.HOLD:
@@ -216,9 +276,10 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
             )
         return state.with_(inconclusive_runs=runs, reason=f"holding step {step}: {gate.reason}")
     evidence = f" ({gate.reason})" if gate.measurements else ""
-    # The strategy may have been edited mid-rollout: never step past the end of the plan in use.
-    target = min(step + 1, spec.plan.last_step)
-    return _enter_step(state, spec, target, now, f"advanced to step {target}{evidence}", "advance")
+    # The next step is the first one above the current share in the plan in use now: steps edited
+    # mid-rollout can never make a run skip past a configured percentage.
+    target = spec.plan.next_above(state.candidate_percent)
+    return _enter_step(state, spec, target, now, f"advanced to step {target}{evidence}")
 
 
 def _still_paused(state: RolloutState) -> str:
@@ -231,11 +292,9 @@ def _settle(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutSta
     """Replica counts follow the state: stable and in-flight candidate run `replicas`;
     an idle color stays warm until `scale_down_at`, then goes to zero (never deleted)."""
     idle = state.candidate_color
-    serving_candidate = state.in_flight
+    serving_candidate = state.candidate_version is not None and state.phase in (Phase.PROGRESSING, Phase.PAUSED)
     warm = state.scale_down_at is not None and now < state.scale_down_at
-    idle_replicas = spec.replicas if serving_candidate or warm else 0
-    if spec.plan.in_place:
-        idle_replicas = 0
+    idle_replicas = spec.replicas if (serving_candidate or warm) and not spec.plan.in_place else 0
     reason = state.reason
     if state.scale_down_at is not None and not warm and state.replicas.get(idle, 0) > 0 and idle_replicas == 0:
         reason = f"{reason}; {idle.value} scaled to zero after the scale-down delay"
@@ -250,11 +309,5 @@ def _shift(state: RolloutState, weights: Weights, cause: str, step: int | None =
     """Record a change of weights and what justified it; a hold keeps the last record (no write)."""
     if state.weights == weights and state.last_shift is not None:
         return state.last_shift
-    if cause == "advance":
-        verdict = state.gate.verdict.value if state.gate else "none"
-    elif cause == "start":
-        # The candidate's first traffic is ordered after its service reports ready in this run.
-        verdict = "ready"
-    else:
-        verdict = "none"
+    verdict = state.gate.verdict.value if cause == "advance" and state.gate else "none"
     return Shift(state.weights, weights, cause, verdict, step)

@@ -72,8 +72,10 @@ class Weights:
 class StepPlan:
     """How a strategy moves traffic: the data the machine follows, so it never branches on names.
 
-    `candidate_percents[i]` is the candidate's share after step i; reaching 100 promotes.
-    `pause_at` holds the steps that wait for `approve` before the next one.
+    `candidate_percents[i]` is the candidate's share at step i; reaching 100 promotes. Two-color
+    plans begin with step 0 at 0 %: the candidate is deployed and verified (it runs its own image,
+    its deployment completed) before any traffic reaches it, so an image never changes on a color
+    that carries traffic. `pause_at` holds the steps that wait for `approve` before the next one.
     `in_place` strategies (rolling) keep one color and let the platform replace tasks.
     """
 
@@ -85,27 +87,41 @@ class StepPlan:
         percents = self.candidate_percents
         if not percents or percents[-1] != 100 or any(b <= a for a, b in zip(percents, percents[1:])):
             raise ValueError(f"a step plan must increase and end at 100, got {percents}")
+        if not self.in_place and percents[0] != 0:
+            raise ValueError(f"a two-color plan starts at 0 % (deployed, not yet serving), got {percents}")
 
     @property
     def last_step(self) -> int:
         return len(self.candidate_percents) - 1
+
+    def next_above(self, percent: int) -> int:
+        """Index of the first step whose share is above `percent`: where a run moves next.
+
+        >>> StepPlan((0, 10, 50, 100)).next_above(10)
+        2
+        >>> StepPlan((0, 25, 100)).next_above(10)   # steps edited mid-rollout: never skip past 25
+        1
+        """
+        return next(i for i, p in enumerate(self.candidate_percents) if p > percent)
 
 
 def plan_for(kind: str, steps: list[int] | None = None) -> StepPlan:
     """Step plan of a strategy kind.
 
     >>> plan_for("canary", [10, 50, 100]).candidate_percents
-    (10, 50, 100)
+    (0, 10, 50, 100)
     >>> plan_for("blue-green").candidate_percents, plan_for("blue-green").pause_at
     ((0, 100), frozenset({0}))
+    >>> plan_for("red-black").candidate_percents
+    (0, 100)
     """
     if kind == "canary":
-        return StepPlan(tuple(steps or ()))
+        return StepPlan((0, *(steps or ())))
     if kind == "blue-green":
         # Step 0 deploys the candidate behind the test listener at 0 % and waits for approval.
         return StepPlan((0, 100), pause_at=frozenset({0}))
     if kind == "red-black":
-        return StepPlan((100,))
+        return StepPlan((0, 100))
     if kind == "rolling":
         return StepPlan((100,), in_place=True)
     raise ValueError(f"unknown strategy kind {kind!r}")
@@ -157,10 +173,16 @@ class RolloutState:
     strategy: str = "canary"
     aborted_by: str | None = None
     """`config` (the abort setting: removing it retries) or `gate` (stays aborted until acknowledged)."""
+    plan: tuple[int, ...] = ()
+    """Candidate percents of the plan the current step belongs to (the plan of the last move)."""
 
     @property
     def candidate_color(self) -> Color:
         return self.stable_color.other()
+
+    @property
+    def candidate_percent(self) -> int:
+        return self.weights.of(self.candidate_color)
 
     @property
     def in_flight(self) -> bool:

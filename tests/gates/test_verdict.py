@@ -64,7 +64,7 @@ def with_(evidence: Evidence, **changes: object) -> Evidence:
         pytest.param(with_(GOOD, latency_ms=float("nan")), STRICT, HOLD, True, "no latency data for the candidate in this step",
                      id="NaN latency is no data, not a pass"),
         pytest.param(Evidence(healthy_targets=2), HEALTH_ONLY, ADVANCE, False,
-                     "candidate healthy and routed as recorded (no metric thresholds)",
+                     "candidate healthy and routed as recorded; no metrics judged",
                      id="an empty analysis block judges health only and ignores traffic"),
         pytest.param(Evidence(healthy_targets=0), HEALTH_ONLY, HOLD, True, "candidate not ready: 0 of 2 targets healthy",
                      id="an empty analysis block still waits for healthy targets"),

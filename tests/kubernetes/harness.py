@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -11,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from rehearsal.engine import RecordedResource, RunResult, diff, run_program
+from rehearsal.engine import RecordedResource, RunResult
+from rehearsal.scenario import Stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HTTPROUTE_CRD = REPO_ROOT / ".." / "shared" / "schemas" / "gateway-api-v1.6.1-httproutes-crd.yaml"
@@ -63,24 +62,31 @@ def stack_config(services: dict[str, dict[str, Any]], version: str = KUBERNETES_
     }
 
 
-@dataclass
 class Rollout:
-    """Successive `pulumi up`s of one stack: each run reads the previous run's outputs."""
+    """Successive `pulumi up`s of one stack, through the rehearsal's Stack (one harness for every test)."""
 
-    config: dict[str, Any]
-    now: datetime = START
-    runs: list[RunResult] = field(default_factory=list)
+    def __init__(self, config: dict[str, Any], now: datetime = START):
+        self.stack = Stack(config, start=now)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.stack.config
+
+    @property
+    def now(self) -> datetime:
+        return self.stack.now
+
+    @property
+    def runs(self) -> list[RunResult]:
+        return [run.result for run in self.stack.runs]
 
     def up(self, minutes: float = 1, **service_changes: Any) -> RunResult:
         """Advance the clock, apply `service_changes` to service `api`, run once; fails loudly on an error."""
-        self.now += timedelta(minutes=minutes)
-        if service_changes:
-            self.config = copy.deepcopy(self.config)
-            self.config["cutover:services"]["api"].update(service_changes)
-        previous = self.runs[-1].outputs if self.runs else None
-        result = run_program(self.config, previous, now=self.now)
+        self.stack.advance(minutes)
+        for key, value in service_changes.items():
+            self.stack.set(f"cutover:services.api.{key}", value)
+        result = self.stack.up().result
         assert result.error is None, result.error
-        self.runs.append(result)
         return result
 
     @property
@@ -89,7 +95,7 @@ class Rollout:
 
     def changes(self):
         """What the last run changed compared to the one before."""
-        return diff(self.runs[-2] if len(self.runs) > 1 else None, self.runs[-1])
+        return self.stack.runs[-1].changes
 
     def record(self) -> dict[str, Any]:
         return self.last.outputs["rollouts"]["api"]

@@ -34,8 +34,10 @@ def canary_weight(run) -> int:
 def test_a_gateway_canary_moves_the_httproute_weights_one_step_per_run():
     rollout = started("gateway", CANARY)
     assert route_weights(rollout.last) == {"blue": 100, "green": 0}
-    seen = [route_weights(rollout.up(version="1.28"))]
-    seen += [route_weights(rollout.up()) for _ in range(2)]
+    deployed = rollout.up(version="1.28")
+    assert route_weights(deployed) == {"blue": 100, "green": 0}, "the candidate is deployed at 0 % first"
+    assert {k.split("::")[1] for k in rollout.changes().updated} == {"api-green-deployment", "api-gateway-route"}
+    seen = [route_weights(rollout.up()) for _ in range(3)]
     assert seen == [{"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}]
     assert rollout.record()["stableColor"] == "green" and rollout.record()["weights"] == {"blue": 0, "green": 100}
 
@@ -43,12 +45,14 @@ def test_a_gateway_canary_moves_the_httproute_weights_one_step_per_run():
 def test_the_recorded_weights_are_the_ones_the_route_applied():
     rollout = started("gateway", CANARY)
     rollout.up(version="1.28")
+    rollout.up()
     assert rollout.record()["weights"] == route_weights(rollout.last) == {"blue": 90, "green": 10}
 
 
 def test_the_httproute_carries_the_decision_record():
     rollout = started("gateway", CANARY)
-    route = only(rollout.up(version="1.28"), HTTPROUTE, "-route")
+    rollout.up(version="1.28")
+    route = only(rollout.up(), HTTPROUTE, "-route")
     annotations = route.inputs["metadata"]["annotations"]
     assert annotations["cutover.dev/weights-before"] == "100/0"
     assert annotations["cutover.dev/weights"] == "90/10"
@@ -59,8 +63,8 @@ def test_an_nginx_canary_weight_follows_the_steps_and_the_main_ingress_never_cha
     rollout = started("nginx", CANARY)
     main = only(rollout.last, INGRESS, "-main").inputs
     weights = [canary_weight(rollout.up(version="1.28"))]
-    weights += [canary_weight(rollout.up()) for _ in range(2)]
-    assert weights == [10, 50, 0]  # at 100 the candidate is promoted: the stable Service now selects it
+    weights += [canary_weight(rollout.up()) for _ in range(3)]
+    assert weights == [0, 10, 50, 0]  # deployed at 0 %; at 100 the candidate is promoted: the stable Service selects it
     assert selector_color(rollout.last, "-stable") == "green"
     for run in rollout.runs:
         assert only(run, INGRESS, "-main").inputs == main, "the main Ingress must keep its backend"
@@ -70,6 +74,7 @@ def test_an_nginx_canary_weight_follows_the_steps_and_the_main_ingress_never_cha
 def test_nginx_promotion_switches_the_stable_service_and_drops_the_canary_without_moving_the_candidate_service():
     rollout = started("nginx", CANARY)
     rollout.up(version="1.28")
+    rollout.up()
     rollout.up()
     assert selector_color(rollout.last, "-candidate") == "green"
     rollout.up()  # promotion
@@ -85,10 +90,12 @@ def test_nginx_promotion_switches_the_stable_service_and_drops_the_canary_withou
 
 def test_the_next_nginx_rollout_moves_the_candidate_service_while_its_weight_is_zero():
     rollout = started("nginx", CANARY)
-    for _ in range(3):
+    for _ in range(4):
         rollout.up(version="1.28")
     rollout.up(version="1.29")
     assert selector_color(rollout.last, "-candidate") == "blue"
+    assert canary_weight(rollout.last) == 0, "the candidate Service moved while the canary carried nothing"
+    rollout.up()
     assert canary_weight(rollout.last) == 10
     assert rollout.record()["weights"] == {"blue": 10, "green": 90}
 
@@ -172,7 +179,8 @@ def test_a_rolling_update_changes_one_deployment_in_place():
     assert len(rollout.last.of_type(DEPLOYMENT)) == 1
     rollout.up(version="1.28")
     changes = rollout.changes()
-    assert changes.updated == (f"{DEPLOYMENT}::api-blue-deployment",)
+    # The Deployment rolls in place; the route's record (annotations) says so, its weights do not move.
+    assert sorted(changes.updated) == [f"{DEPLOYMENT}::api-blue-deployment", f"{HTTPROUTE}::api-gateway-route"]
     assert changes.created == changes.replaced == changes.deleted == ()
     deployment = rollout.last.named(DEPLOYMENT, "api-blue-deployment").inputs["spec"]
     assert deployment["template"]["spec"]["containers"][0]["image"] == "nginxinc/nginx-unprivileged:1.28"
@@ -182,7 +190,7 @@ def test_a_rolling_update_changes_one_deployment_in_place():
 
 def test_the_old_color_is_scaled_to_zero_after_the_delay_not_deleted():
     rollout = started("gateway", CANARY)
-    for _ in range(3):
+    for _ in range(4):
         rollout.up(version="1.28")
     assert replicas(rollout.last) == {"blue": 2, "green": 2}
     rollout.up(minutes=10)
@@ -190,7 +198,8 @@ def test_the_old_color_is_scaled_to_zero_after_the_delay_not_deleted():
     rollout.up(minutes=25)
     assert replicas(rollout.last) == {"blue": 0, "green": 2}
     changes = rollout.changes()
-    assert changes.updated == (f"{DEPLOYMENT}::api-blue-deployment",)
+    assert sorted(changes.updated) == [f"{DEPLOYMENT}::api-blue-deployment", f"{HTTPROUTE}::api-gateway-route"]
+    assert route_weights(rollout.last) == {"blue": 0, "green": 100}, "the route only records the scale-down"
     assert changes.deleted == ()
 
 

@@ -59,6 +59,7 @@ def prod_run() -> RunResult:
     stack = Stack(stack_config(PROJECT_ROOT / "Pulumi.prod.yaml"), stack="prod")
     stack.up()
     stack.set("cutover:services.web.version", "9.9")
+    stack.up()  # deployed at 0 %
     return stack.up().result
 
 
@@ -203,6 +204,7 @@ def kubernetes_run() -> RunResult:
     stack.up()
     stack.set("cutover:services.api.version", "9.9")
     stack.set("cutover:services.shop.version", "9.9")
+    stack.up()  # deployed at 0 %
     return stack.up().result
 
 

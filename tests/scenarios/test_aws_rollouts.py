@@ -24,9 +24,10 @@ def deployed(config) -> Stack:
 
 
 def at_half_way() -> Stack:
-    """A canary of version 2 at 50/50."""
+    """A canary of version 2 at 50/50: deployed at 0 %, then 90/10, then 50/50."""
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
+    stack.up()
     stack.up()
     assert stack.up().weights("web") == (50, 50)
     return stack
@@ -64,11 +65,12 @@ def test_canary_advances_one_step_per_run_and_promotes_at_100():
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
     seen = []
-    for _ in range(3):
+    for _ in range(4):
         stack.advance(1)
         run = stack.up()
         seen.append((run.weights("web"), run.rollout("web")["phase"], run.rollout("web")["step"]))
-    assert seen == [((90, 10), "progressing", 0), ((50, 50), "progressing", 1), ((0, 100), "stable", None)]
+    assert seen == [((100, 0), "progressing", 0), ((90, 10), "progressing", 1), ((50, 50), "progressing", 2),
+                    ((0, 100), "stable", None)], "deployed at 0 % first, then one step per run"
     record = run.rollout("web")
     assert (record["stableColor"], record["stableVersion"], record["candidateVersion"]) == ("green", "2", None)
     assert image_of(run, "web", "green").endswith(":2")
@@ -76,13 +78,16 @@ def test_canary_advances_one_step_per_run_and_promotes_at_100():
     stack.set("cutover:services.web.version", "3")
     stack.advance(1)
     next_rollout = stack.up()
-    assert next_rollout.weights("web") == (10, 90), "the version after that rolls out onto blue"
-    assert image_of(next_rollout, "web", "blue").endswith(":3")
+    assert next_rollout.weights("web") == (0, 100) and image_of(next_rollout, "web", "blue").endswith(":3"), (
+        "the version after that is deployed onto blue, which carries nothing"
+    )
+    assert stack.up().weights("web") == (10, 90)
 
 
 def test_middle_step_writes_only_the_services_listener_rule():
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
+    stack.up()
     stack.up()
     middle = stack.up()
     assert middle.weights("web") == (50, 50)
@@ -107,14 +112,14 @@ def test_no_fixed_physical_names_on_replaceable_resources():
     assert named == []
 
 
-def test_the_first_shift_waits_for_the_candidate_service_in_the_same_run():
+def test_the_candidate_is_deployed_at_zero_percent_and_the_rule_records_it_only_once_it_is_steady():
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
     run = stack.up()
-    order = run.result.order
-    assert order.index(f"{ECS}::web-green-svc") < order.index(RULE)
-    service_inputs = run.result.resources[f"{ECS}::web-green-svc"].inputs
-    assert service_inputs["waitForSteadyState"] is True
+    assert run.weights("web") == (100, 0)
+    assert f"{ECS}::web-green-svc" in run.result.dependencies[RULE], "the rule's record waits for the candidate"
+    assert run.result.resources[f"{ECS}::web-green-svc"].inputs["waitForSteadyState"] is True
+    assert run.result.resources[RULE].inputs["tags"]["cutover:candidate-version"] == "2"
 
 
 def test_on_first_deploy_services_wait_for_the_rule_that_attaches_their_target_groups():
@@ -152,12 +157,13 @@ def test_blue_green_previews_the_candidate_then_switches_after_approval():
     assert desired_count(stack.up(), "web", "blue") == 0, "then a later run scales it to zero"
 
 
-def test_red_black_switches_in_one_run_after_the_candidate_is_steady():
+def test_red_black_switches_in_the_run_after_the_candidate_was_deployed_and_verified():
     stack = deployed(aws_config({"web": service("red-black", scaleDownDelayMinutes=10)}))
     stack.set("cutover:services.web.version", "2")
+    deployed_run = stack.up()
+    assert deployed_run.weights("web") == (100, 0) and deployed_run.rollout("web")["phase"] == "progressing"
     run = stack.up()
     assert run.weights("web") == (0, 100) and run.rollout("web")["phase"] == "stable"
-    assert run.result.order.index(f"{ECS}::web-green-svc") < run.result.order.index(RULE)
     assert desired_count(run, "web", "blue") == 2
     stack.advance(11)
     assert desired_count(stack.up(), "web", "blue") == 0
@@ -184,17 +190,24 @@ def test_abort_returns_all_traffic_in_one_run_changing_only_the_rule():
     assert aborted.changed() == {"created": (), "updated": (RULE,), "replaced": (), "deleted": ()}
     stack.set("cutover:services.web.abort", None)
     restarted = stack.up()
-    assert restarted.weights("web") == (90, 10) and restarted.rollout("web")["step"] == 0
+    assert restarted.weights("web") == (100, 0) and restarted.rollout("web")["step"] == 0
+    assert stack.up().weights("web") == (90, 10)
 
 
 def test_a_newer_version_supersedes_the_candidate_and_restarts():
     stack = at_half_way()
     stack.set("cutover:services.web.version", "3")
+    back = stack.up()
+    assert back.weights("web") == (100, 0) and image_of(back, "web", "green").endswith(":2"), (
+        "green carried 50 %: its traffic returns to blue before its image changes"
+    )
+    assert back.changed() == {"created": (), "updated": (RULE,), "replaced": (), "deleted": ()}
     run = stack.up()
     record = run.rollout("web")
-    assert (record["candidateVersion"], record["step"], run.weights("web")) == ("3", 0, (90, 10))
+    assert (record["candidateVersion"], record["step"], run.weights("web")) == ("3", 0, (100, 0))
     assert image_of(run, "web", "green").endswith(":3")
     assert not any(k.endswith("web-blue-svc") or k.endswith("web-blue-task") for k in run.changes.updated + run.changes.replaced)
+    assert stack.up().weights("web") == (90, 10)
 
 
 def test_setting_the_version_back_rolls_back_in_one_run():
@@ -210,6 +223,7 @@ def test_a_run_inside_the_bake_time_holds_and_changes_nothing():
     stack = deployed(aws_config({"web": service(bakeMinutes=15)}))
     stack.set("cutover:services.web.version", "2")
     stack.up()
+    assert stack.up().weights("web") == (90, 10), "a candidate at 0 % has nothing to bake"
     stack.advance(14)
     held = stack.up()
     assert held.weights("web") == (90, 10) and "baking" in held.rollout("web")["reason"]
@@ -222,16 +236,16 @@ def test_route53_records_follow_the_same_weights_and_are_never_both_zero():
     stack = deployed(aws_config({"web": service(router="route53")}))
     stack.set("cutover:services.web.version", "2")
     seen = []
-    for index in range(3):
+    for index in range(4):
         run = stack.up()
         records = {r.inputs["setIdentifier"]: r for r in run.result.of_type(RECORD)}
         weights = tuple(records[c].inputs["weightedRoutingPolicies"][0]["weight"] for c in ("blue", "green"))
         assert sum(weights) > 0
         assert all(r.inputs["ttl"] <= 60 for r in records.values())
-        if index > 0:  # after the start, a step writes only the records (and their decision record)
+        if index > 0:  # after the deploy, a step writes only the records (and their decision record)
             assert run.changed("web")["updated"] and all(k.startswith((RECORD, "aws:ssm")) for k in run.changed("web")["updated"])
         seen.append(weights)
-    assert seen == [(90, 10), (50, 50), (0, 100)]
+    assert seen == [(100, 0), (90, 10), (50, 50), (0, 100)]
     albs = [r for r in run.result.of_type("aws:lb/loadBalancer:LoadBalancer") if r.name.startswith("web-")]
     assert len(albs) == 2, "each color has its own ALB"
 
@@ -239,6 +253,7 @@ def test_route53_records_follow_the_same_weights_and_are_never_both_zero():
 def test_preview_shows_the_next_step_without_saving_it():
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
+    stack.up()
     preview = stack.preview()
     assert preview.weights("web") == (90, 10)
     again = stack.preview()
@@ -247,32 +262,43 @@ def test_preview_shows_the_next_step_without_saving_it():
 
 def test_exported_weights_come_from_the_applied_rule(monkeypatch):
     """If the router applied something else than planned, the record says what was applied."""
+    from dataclasses import replace
+
     from rehearsal import engine
 
     stack = deployed(aws_config())
     stack.set("cutover:services.web.version", "2")
+    stack.up()  # deployed at 0 %
+    kept = stack.saved.resources[RULE].outputs["actions"]
     original = engine.RecordingMocks.new_resource
 
     def rule_keeps_old_weights(self, args):
         resource_id, outputs = original(self, args)
         if args.typ == "aws:lb/listenerRule:ListenerRule":
-            previous = stack.saved.resources[RULE].outputs
-            outputs = {**outputs, "actions": previous["actions"]}
+            outputs = {**outputs, "actions": kept}
+            self.resources[f"{args.typ}::{args.name}"] = replace(self.resources[f"{args.typ}::{args.name}"], outputs=outputs)
         return resource_id, outputs
 
     monkeypatch.setattr(engine.RecordingMocks, "new_resource", rule_keeps_old_weights)
     run = stack.up()
     assert run.weights("web") == (100, 0)
     record = run.rollout("web")
-    assert (record["phase"], record["step"], record["candidateVersion"]) == ("stable", None, None), "the step was not recorded"
+    assert (record["phase"], record["step"], record["candidateVersion"]) == ("progressing", 0, "2"), "the step was not recorded"
+    assert "not applied" in record["reason"]
     monkeypatch.undo()
-    assert stack.up().weights("web") == (90, 10), "the next run takes the step again"
+    held = stack.up()
+    assert held.weights("web") == (100, 0) and "live record" in held.rollout("web")["reason"], (
+        "the rule's record claims 90/10 while it carries 100/0: the run holds and says why"
+    )
+    assert stack.up().weights("web") == (90, 10), "then the step is taken again"
 
 
 @pytest.mark.parametrize("kind", ["canary", "blue-green", "red-black", "rolling"])
 def test_decision_record_travels_on_the_router_as_tags(kind):
     stack = deployed(aws_config({"web": service(kind)}))
     stack.set("cutover:services.web.version", "2")
+    stack.up()
+    stack.set("cutover:services.web.approve", "2")
     run = stack.up()
     tags = run.result.resources[RULE].inputs["tags"]
     assert tags["cutover:service"] == "web" and tags["cutover:strategy"] == kind

@@ -75,7 +75,7 @@ def test_an_unknown_top_level_key_is_refused():
     stack = Stack(aws_config())
     stack.config["cutover:servics"] = {"web": service()}
     run = stack.up()
-    assert "cutover:servics: unknown key (known: network, dns, services, kubernetes)" in run.result.error
+    assert "cutover:servics: unknown key (known: network, dns, services, kubernetes, stateStack)" in run.result.error
     assert run.result.resources == {}
 
 
@@ -88,6 +88,7 @@ def test_bad_config_mid_rollout_leaves_the_recorded_step_and_traffic_alone():
     stack = Stack(aws_config())
     stack.up()
     stack.set("cutover:services.web.version", "2")
+    stack.up()
     stack.up()
     stack.set("cutover:services.web.strategy.steps", [10, 50])
     broken = stack.up()
@@ -105,51 +106,64 @@ CORRUPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("corrupt", CORRUPTIONS)
-def test_a_corrupt_record_mid_rollout_returns_traffic_to_stable_and_waits_for_approval(corrupt):
+def at_ten_percent() -> Stack:
     stack = Stack(aws_config())
     stack.up()
     stack.set("cutover:services.web.version", "2")
     stack.up()
-    outputs = stack.saved.outputs
+    assert stack.up().weights("web") == (90, 10)
+    return stack
+
+
+@pytest.mark.parametrize("corrupt", CORRUPTIONS)
+def test_a_corrupt_record_mid_rollout_continues_from_the_live_record_without_moving_traffic(corrupt):
+    stack = at_ten_percent()
+    outputs = stack.saved_outputs
     corrupt(outputs["rollouts"]["web"])
     run = stack.up(previous_outputs=outputs)
     record = run.rollout("web")
-    assert run.weights("web") == (100, 0)
-    assert record["phase"] == "paused" and record["candidateVersion"] == "2" and "unreadable" in record["reason"]
-    held = stack.up()
-    assert held.weights("web") == (100, 0), "nothing moves toward the unverified version without approval"
-    stack.set("cutover:services.web.approve", "2")
-    assert stack.up().weights("web") == (90, 10), "approval restarts the rollout from the first step"
+    assert run.weights("web") == (90, 10) and stack.serving("web")["green"].weight == 10
+    assert record["phase"] == "progressing" and record["candidateVersion"] == "2"
+    assert "continuing from the live record on listener rule" in record["reason"]
+    assert stack.up().weights("web") == (50, 50), "the run after that continues the rollout"
 
 
-def test_a_record_without_a_stable_version_stops_the_run_and_changes_nothing():
-    stack = Stack(aws_config())
-    stack.up()
-    outputs = stack.saved.outputs
-    outputs["rollouts"]["web"] = {"phase": "progressing"}
-    run = stack.up(previous_outputs=outputs)
-    assert "previous outputs rollouts.web are unreadable" in run.result.error
-    assert run.result.resources == {}
+def test_when_neither_the_output_nor_the_router_can_be_trusted_the_run_stops_and_says_what_to_set():
+    stack = at_ten_percent()
+    stack.damage("web", step="two")
+    rule = "aws:lb/listenerRule:ListenerRule::web-route-rule"
+    tags = dict(stack.world.resources[rule].outputs["tags"])
+    tags["cutover:phase"] = "sideways"
+    stack.world.edit(rule, tags=tags)
+    run = stack.up()
+    assert run.result.refused and run.result.resources == {}
+    assert "where web stands cannot be trusted" in run.result.error
+    assert "listener rule" in run.result.error and "carries 90/10" in run.result.error
+    assert "cutover:services.web.recover" in run.result.error
+    assert stack.serving("web")["green"].weight == 10, "nothing changed"
+
+    stack.set("cutover:services.web.recover", {"stableColor": "blue", "stableVersion": "1"})
+    recovered = stack.up()
+    assert recovered.weights("web") == (100, 0) and stack.serving("web")["blue"].weight == 100
+    assert "recovered by the recover setting" in recovered.rollout("web")["reason"]
+    assert stack.serving("web")["green"].capacity == 2, "the other color stays warm"
 
 
-def test_rollouts_output_that_is_not_an_object_stops_the_run():
-    stack = Stack(aws_config())
-    stack.up()
-    run = stack.up(previous_outputs={"rollouts": "garbage"})
-    assert "rollouts is not an object" in run.result.error and run.result.resources == {}
+def test_a_rollouts_output_that_is_not_an_object_is_not_trusted_and_traffic_stays():
+    stack = at_ten_percent()
+    run = stack.up(previous_outputs={**stack.saved_outputs, "rollouts": "garbage"})
+    assert run.result.error is None and run.weights("web") == (90, 10)
+    assert "live record" in run.rollout("web")["reason"]
 
 
 def test_numbers_read_back_as_floats_are_accepted():
-    stack = Stack(aws_config())
-    stack.up()
-    stack.set("cutover:services.web.version", "2")
-    stack.up()
-    outputs = stack.saved.outputs
+    stack = at_ten_percent()
+    outputs = stack.saved_outputs
     record = outputs["rollouts"]["web"]
     record["weights"] = {k: float(v) for k, v in record["weights"].items()}
     record["step"] = float(record["step"])
     record["replicas"] = {k: float(v) for k, v in record["replicas"].items()}
+    record["plan"] = [float(p) for p in record["plan"]]
     assert stack.up(previous_outputs=outputs).weights("web") == (50, 50)
 
 

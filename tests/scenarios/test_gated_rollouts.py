@@ -38,9 +38,10 @@ def gated_stack(moto: MotoAws, kind: str = "canary", router: str = "alb", **anal
     stack = Stack(config, start=start, mocks_factory=lambda previous, region: MotoBackedMocks(previous, region, moto))
     assert stack.up().result.error is None
     stack.set("cutover:services.web.version", "2")
-    stack.advance(1)
-    started = stack.up()
-    assert started.result.error is None, started.result.error
+    for _ in range(2):  # deployed at 0 %, then (the candidate verified and healthy) its first step
+        stack.advance(1)
+        started = stack.up()
+        assert started.result.error is None, started.result.error
     return stack
 
 
@@ -132,6 +133,8 @@ def test_a_firing_alarm_keeps_a_red_black_switch_from_starting(aws):
     blocked = stack.up()
     assert blocked.weights("web") == (100, 0) and "not started" in blocked.rollout("web")["reason"]
     set_alarm("web-5xx", "OK")
+    deployed = stack.up()
+    assert deployed.weights("web") == (100, 0) and deployed.rollout("web")["candidateVersion"] == "2"
     switched = stack.up()
     assert switched.weights("web") == (0, 100) and switched.rollout("web")["stableVersion"] == "2"
 

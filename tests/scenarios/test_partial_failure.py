@@ -97,17 +97,21 @@ def test_a_superseding_version_returns_traffic_to_stable_before_the_candidate_is
 # --- 3. the exported record follows what was applied, versions and capacity too -------------------
 
 def _task_definition_keeps(stack: Stack, monkeypatch, task_key: str) -> None:
-    """The provider answers this task definition's update with its previous containers (the update did not take)."""
+    """From now on the provider answers this task definition's updates with the containers it has now:
+    the update reports success, but the new image does not take (the cloud keeps the old one too)."""
+    from dataclasses import replace
+
     from rehearsal import engine
 
+    kept = stack.saved.resources[task_key].outputs["containerDefinitions"]
     original = engine.RecordingMocks.new_resource
 
     def keeps_previous(self, args):
         resource_id, outputs = original(self, args)
         key = f"{args.typ}::{args.name}"
-        if key == task_key and stack.saved is not None and key in stack.saved.resources:
-            previous = stack.saved.resources[key].outputs
-            outputs = {**outputs, "containerDefinitions": previous["containerDefinitions"]}
+        if key == task_key:
+            outputs = {**outputs, "containerDefinitions": kept}
+            self.resources[key] = replace(self.resources[key], outputs=outputs)
         return resource_id, outputs
 
     monkeypatch.setattr(engine.RecordingMocks, "new_resource", keeps_previous)

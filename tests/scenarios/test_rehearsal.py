@@ -28,7 +28,8 @@ def test_the_dev_rehearsal_shows_a_whole_canary_and_an_approved_blue_green():
 def test_the_gates_rehearsal_shows_a_healthy_step_then_the_abort():
     done = rehearse("--scenario", "rehearsal/scenarios/dev-gates.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "advanced to step 1 (passed: error rate 0.3%" in done.stdout
+    assert "advanced to step 1 (candidate healthy and routed as recorded; no metrics judged)" in done.stdout
+    assert "advanced to step 2 (passed: error rate 0.3%" in done.stdout
     assert "gate aborted: error rate 20.0% > 5.0%" in done.stdout
 
 

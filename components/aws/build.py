@@ -1,0 +1,70 @@
+"""All AWS services of a run: the shared platform once, then one AwsService each.
+
+The AWS twin of `components/kubernetes/build.py`: both take the validated config and the run's
+decisions, and fill `records[name]` (the exported rollout record, derived from what was applied)
+and `endpoints[name]`.
+"""
+
+from __future__ import annotations
+
+from components.app import ServiceDecision, color_plan, needs_preview, on_shared_alb, routing_host
+from components.aws.network import NetworkArgs
+from components.aws.platform import AwsPlatform, AwsPlatformArgs
+from components.aws.service import AwsService, AwsServiceArgs
+from components.config import DEFAULT_TEST_LISTENER_PORT, PRIVATE_RANGES, CutoverConfig, Router
+
+
+def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], records: dict, endpoints: dict, *,
+              region: str, stack_id: str, decision_parameter) -> None:
+    """Register the shared platform and every AWS service; `decision_parameter(name)` names a Route53
+    service's decision-record parameter."""
+    network = config.network
+    test_port = network.test_listener_port if network else DEFAULT_TEST_LISTENER_PORT
+    services = {name: config.services[name] for name in decisions}
+    platform = AwsPlatform(
+        "cutover",
+        AwsPlatformArgs(
+            network=NetworkArgs(
+                network.vpc_id, tuple(network.public_subnet_ids), tuple(network.private_subnet_ids)
+            ) if network else NetworkArgs(),
+            certificate_arn=network.certificate_arn if network else None,
+            test_listener_port=test_port,
+            test_listener_cidrs=tuple(network.test_listener_cidrs) if network else PRIVATE_RANGES,
+            shared_alb=any(on_shared_alb(s) for s in services.values()),
+            previews=any(on_shared_alb(s) and needs_preview(s) for s in services.values()),
+            secret_arns=tuple(sorted({arn for s in services.values() for arn in s.secrets.values()})),
+            stack_id=stack_id,
+        ),
+    )
+    for name, decision in decisions.items():
+        service = services[name]
+        host = routing_host(config, name)
+        component = AwsService(
+            name,
+            AwsServiceArgs(
+                service=name,
+                image=service.image,
+                port=service.port,
+                health_check_path=service.health_check_path,
+                router=service.effective_router.value,
+                plan=color_plan(decision, service),
+                platform=platform,
+                region=region,
+                routing_host=host,
+                routing_path_prefix=service.path_prefix or (None if host else f"/{name}"),
+                priority=config.rule_priority(name),
+                preview=needs_preview(service),
+                test_listener_port=test_port,
+                certificate_arn=network.certificate_arn if network else None,
+                dns_zone_id=config.dns.zone_id if config.dns else None,
+                dns_ttl=config.dns.ttl if config.dns else 60,
+                cpu=service.cpu,
+                memory=service.memory,
+                environment=dict(service.environment),
+                secrets=dict(service.secrets),
+                decision=decision,
+                decision_parameter=decision_parameter(name) if service.effective_router is Router.ROUTE53 else None,
+            ),
+        )
+        records[name] = component.record
+        endpoints[name] = component.endpoints

@@ -1,0 +1,115 @@
+"""Reading a Kubernetes service's live router and Deployments through pulumi-kubernetes resource `get`s.
+
+pulumi-kubernetes has no data sources, so each object is read with `<Resource>.get(name, "ns/name")`
+(the provider's own kubeconfig). A `get` of an object that does not exist fails the whole update in
+the engine, so only objects the previous `endpoints` output names are read, and a read that fails
+stops the run before anything is registered (the program's caller turns ReadFailed into a RunError).
+Without `endpoints`, nothing is read: a Kubernetes stack whose outputs were all lost looks new (see
+README, "How a rollout moves").
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi.runtime.sync_await import _sync_await
+
+from components.applied import field_of
+from components.kubernetes.manifest import CANARY_ANNOTATION, backend_ref_weights, canary_weight, selected_color, weights_from_colors
+from components.live.workloads import deployment_workload
+from components.rollout.live import ColorWorkload, LiveRouter, LiveService
+from components.rollout.model import InvalidWeights, Weights
+
+
+class ReadFailed(Exception):
+    """A Kubernetes object named by the previous outputs could not be read."""
+
+
+class KubernetesLiveReader:
+    def observe(self, name: str, endpoints: Mapping[str, Any]) -> LiveService:
+        namespace = endpoints.get("namespace")
+        objects = endpoints.get("routerObjects") or {}
+        if not namespace or not objects:
+            return LiveService.unread()
+        router = endpoints.get("router")
+        if router == "gateway":
+            found = self._gateway(name, namespace, objects)
+        elif router == "nginx":
+            found = self._nginx(name, namespace, objects)
+        else:
+            found = self._switch(name, namespace, objects)
+        colors = {color: self._deployment(name, color, namespace, deployment)
+                  for color, deployment in (endpoints.get("deployments") or {}).items() if deployment}
+        return LiveService(found, colors)
+
+    def _gateway(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+        route = _get(_http_route, f"{name}-live-route", namespace, objects.get("httpRoute"), ("metadata", "spec"))
+        color_by_service = {service: color for color, service in (objects.get("colorServices") or {}).items()}
+        weights = _weights(backend_ref_weights(route["spec"], color_by_service))
+        return LiveRouter(True, weights, _annotations(route["metadata"]), where=f"HTTPRoute {namespace}/{objects.get('httpRoute')}")
+
+    def _switch(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+        service = _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, objects.get("stableService"), ("metadata", "spec"))
+        weights = _weights(weights_from_colors([(selected_color(service["spec"]), 100)]))
+        return LiveRouter(True, weights, _annotations(service["metadata"]), where=f"Service {namespace}/{objects.get('stableService')}")
+
+    def _nginx(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+        ingresses = objects.get("ingresses") or {}
+        services = objects.get("services") or {}
+        stable = _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, services.get("stable"), ("spec",))
+        shares = [(selected_color(stable["spec"]), 100)]
+        main = _get(k8s.networking.v1.Ingress.get, f"{name}-live-main", namespace, ingresses.get("main"), ("metadata",))
+        record, where = _annotations(main["metadata"]), f"Ingress {namespace}/{ingresses.get('main')}"
+        if ingresses.get("canary") and services.get("candidate"):
+            canary = _get(k8s.networking.v1.Ingress.get, f"{name}-live-canary", namespace, ingresses["canary"], ("metadata",))
+            candidate = _get(k8s.core.v1.Service.get, f"{name}-live-candidate", namespace, services["candidate"], ("spec",))
+            annotations = _annotations(canary["metadata"])
+            if annotations.get(CANARY_ANNOTATION) == "true":
+                weight = canary_weight(annotations)
+                shares = [(selected_color(stable["spec"]), 100 - weight), (selected_color(candidate["spec"]), weight)]
+                record, where = annotations, f"Ingress {namespace}/{ingresses['canary']}"
+        return LiveRouter(True, _weights(weights_from_colors(shares)), record, where=where)
+
+    @staticmethod
+    def _deployment(name: str, color: str, namespace: str, deployment: str) -> ColorWorkload:
+        found = _get(k8s.apps.v1.Deployment.get, f"{name}-live-{color}", namespace, deployment, ("metadata", "spec", "status"))
+        return deployment_workload(found["spec"], found["status"], found["metadata"])
+
+
+def _http_route(resource_name: str, object_id: str) -> pulumi.CustomResource:
+    """`CustomResource.get` declares no properties, so its outputs would be unreachable: read through a
+    CustomResource that declares the ones we need (same type token, same provider)."""
+    from pulumi_kubernetes import _utilities
+
+    return pulumi.CustomResource(
+        "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+        resource_name,
+        {"apiVersion": None, "kind": None, "metadata": None, "spec": None, "status": None},
+        pulumi.ResourceOptions(id=object_id, version=_utilities.get_version()),
+    )
+
+
+def _get(get, resource_name: str, namespace: str, object_name: str | None, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Read one object's fields as plain values, before anything is registered."""
+    if not object_name:
+        raise ReadFailed(f"{resource_name}: the previous outputs do not name the object")
+    resource = get(resource_name, f"{namespace}/{object_name}")
+    try:
+        return {f: _sync_await(getattr(resource, f).future()) for f in fields}
+    except Exception as err:  # noqa: BLE001 - the read failed; the update is already failing in the engine
+        raise ReadFailed(f"{namespace}/{object_name} could not be read: {err}") from None
+
+
+def _annotations(metadata: Any) -> dict[str, str]:
+    annotations = field_of(metadata, "annotations") or {}
+    return dict(annotations) if isinstance(annotations, Mapping) else {}
+
+
+def _weights(by_color: Mapping[str, int]) -> Weights | None:
+    try:
+        return Weights(int(by_color.get("blue", 0)), int(by_color.get("green", 0)))
+    except InvalidWeights:
+        return None
+

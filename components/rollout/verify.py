@@ -1,0 +1,65 @@
+"""Before traffic moves onto a candidate: does its color really run the candidate, and did its deployment finish?
+
+An ECS deployment circuit breaker can return a service to its previous task definition and still
+report steady state (terraform-provider-aws #19519, #20858), so "the update succeeded" is not enough:
+the run reads the color's workload back and compares. Pure: no pulumi.
+
+    candidate color runs another version         -> ABORT (the platform rolled it back)
+    candidate workload missing or still deploying -> HOLD, inconclusive
+    stable color runs another version            -> HOLD (changed outside cutover), never moves traffic
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from components.gates.model import GateResult, GateVerdict
+from components.rollout.live import ColorWorkload
+from components.rollout.model import Phase, RolloutState
+
+ROLLED_BACK = {
+    "aws": "the ECS deployment circuit breaker rolled it back",
+    "kubernetes": "its Deployment was rolled back or edited",
+}
+
+
+def verify_colors(state: RolloutState, colors: Mapping[str, ColorWorkload], platform: str) -> GateResult | None:
+    """A verdict that overrides the gate's, or None when the live workloads are what `state` says."""
+    stable = colors.get(state.stable_color.value)
+    if stable is not None and stable.found and stable.version not in (None, state.stable_version):
+        return GateResult(GateVerdict.HOLD, f"the stable color {state.stable_color.value} runs {stable.version}, "
+                          f"not {state.stable_version} (changed outside cutover?)")
+    if state.candidate_version is None or state.phase not in (Phase.PROGRESSING, Phase.PAUSED):
+        return None
+    color = state.candidate_color.value
+    seen = colors.get(color)
+    if seen is None:
+        return GateResult(GateVerdict.HOLD, f"cannot verify the candidate on {color}: its workload could not be located", True)
+    if not seen.found:
+        return GateResult(GateVerdict.HOLD, f"the candidate's workload on {color} was not found", True)
+    if seen.version != state.candidate_version:
+        return GateResult(GateVerdict.ABORT, f"{color} runs {seen.version}, not the candidate {state.candidate_version}: "
+                          f"{ROLLED_BACK.get(platform, 'it was rolled back')}{_detail(seen)}")
+    if seen.settled is False:
+        return GateResult(GateVerdict.HOLD, f"the deployment of {state.candidate_version} on {color} has not finished{_detail(seen)}", True)
+    return None
+
+
+def rolled_back_in_place(state: RolloutState, colors: Mapping[str, ColorWorkload]) -> str | None:
+    """Rolling: the version the stable color really runs, when the platform rolled the recorded one back."""
+    stable = colors.get(state.stable_color.value)
+    if stable is None or not stable.found or stable.version in (None, state.stable_version):
+        return None
+    return stable.version
+
+
+def combine(gate: GateResult, check: GateResult | None) -> GateResult:
+    """The stricter of the gate's verdict and the live check's: ABORT over HOLD over ADVANCE."""
+    if check is None:
+        return gate
+    order = {GateVerdict.ADVANCE: 0, GateVerdict.HOLD: 1, GateVerdict.ABORT: 2}
+    return check if order[check.verdict] >= order[gate.verdict] else gate
+
+
+def _detail(seen: ColorWorkload) -> str:
+    return f" ({seen.detail})" if seen.detail else ""
