@@ -107,11 +107,14 @@ def _read_previous_outputs(config: CutoverConfig) -> dict[str, Any]:
             details = _sync_await(reference.get_output_details(key))
             previous[key] = details.value if details.value is not None else details.secret_value
     except Exception as err:  # noqa: BLE001 - any failure to read the state is fatal, never a first deploy
-        raise pulumi.RunError(
+        message = (
             f"cutover: the state stack {name!r} could not be read ({err}); nothing was changed. Check the backend "
             f"login, or set {CONFIG_NAMESPACE}:stateStack to the name your backend uses for this stack "
             "(a self-managed backend in its legacy layout takes a plain stack name)."
-        ) from None
+        )
+        # The engine also reports the failed read and may print it first: say ours as a diagnostic too.
+        pulumi.log.error(message)
+        raise pulumi.RunError(message) from None
     return previous
 
 

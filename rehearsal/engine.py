@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import runpy
 from dataclasses import dataclass, field
@@ -135,6 +136,8 @@ class RunResult:
     """Key -> keys of the resources and components it was registered to depend on."""
     reads: list[str] = field(default_factory=list)
     """Provider reads the program made before deciding: invoke tokens and `get`s (`type id`)."""
+    logs: list[str] = field(default_factory=list)
+    """What the program logged to the engine (`pulumi.log`), as the CLI would print it."""
 
     def of_type(self, type_token: str) -> list[RecordedResource]:
         return [r for r in self.resources.values() if r.type == type_token]
@@ -174,6 +177,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         if args.typ == STACK_REFERENCE:
+            self.reads.append(f"{STACK_REFERENCE} {args.resource_id or args.inputs.get('name')}")
             if self.faults.state_unreadable:
                 raise UnreadableStack(f"failed to read stack {args.name!r}: the backend answered 403 Forbidden")
             outputs = dict(self.previous_outputs or {})
@@ -283,7 +287,9 @@ def run_program(
     pulumi.runtime.set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}, [])
     _drop_leftovers()
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION, monitor=monitor)
+    logs = _EngineLog()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, organization=ORGANIZATION, monitor=monitor,
+                             logger=logs.logger)
     settings.SETTINGS.engine.RequirePulumiVersion = _cli_version_check(mocks.faults.cli_version)
     # set_mocks registers a root stack of its own; the run creates the real one, as the engine does.
     settings.ROOT.set(None)
@@ -320,7 +326,23 @@ def run_program(
     result.applied = [k for k in mocks.order if k not in mocks.skipped]
     result.dependencies = dict(monitor.dependencies)
     result.reads = list(mocks.reads)
+    result.logs = list(logs.lines)
     return result
+
+
+class _EngineLog(logging.Handler):
+    """The engine's diagnostics for one run (what `pulumi.log.*` sends, the CLI prints)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+        self.logger = logging.getLogger(f"cutover.rehearsal.engine.{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.INFO)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 def _finish_independent_registrations() -> None:

@@ -324,6 +324,14 @@ def _get_listener(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
     return {"arn": listener.outputs["arn"], "loadBalancerArn": listener.outputs["loadBalancerArn"], "port": listener.outputs["port"]}
 
 
+def _get_target_group(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
+    group = world.find(TARGET_GROUP, arn=args.get("arn"))
+    if group is None:
+        raise NotFound(f"TargetGroupNotFound: {args.get('arn')}")
+    return {"arn": group.outputs["arn"], "name": group.outputs.get("name"), "port": group.outputs.get("port"),
+            "tags": dict(group.outputs.get("tags") or {})}
+
+
 def _get_service(world: LiveWorld, args: Mapping[str, Any]) -> dict[str, Any]:
     service = next((s for s in world.of_type(ECS_SERVICE) if s.outputs.get("name") == args.get("serviceName")
                     and s.outputs.get("cluster") == args.get("clusterArn")), None)
@@ -378,6 +386,7 @@ _INVOKES = {
     "aws:lb/getListenerRule:getListenerRule": _get_listener_rule,
     "aws:lb/getLoadBalancer:getLoadBalancer": _get_load_balancer,
     "aws:lb/getListener:getListener": _get_listener,
+    "aws:lb/getTargetGroup:getTargetGroup": _get_target_group,
     "aws:ecs/getService:getService": _get_service,
     "aws:ecs/getContainerDefinition:getContainerDefinition": _get_container_definition,
     "aws:ssm/getParameter:getParameter": _get_parameter,
