@@ -89,8 +89,10 @@ class Stack:
         self.now += timedelta(minutes=minutes)
 
     def up(self, *, previous_outputs: Mapping[str, Any] | None = None, fail: tuple[str, ...] | list[str] = (),
-           stop_on_failure: bool = False, state_unreadable: bool = False, cli_version: str | None = None) -> Run:
-        faults = Faults(frozenset(fail), stop_on_failure, state_unreadable, **({"cli_version": cli_version} if cli_version else {}))
+           stop_on_failure: bool = False, state_unreadable: bool = False, cli_version: str | None = None,
+           not_taken: tuple[str, ...] | list[str] = ()) -> Run:
+        faults = Faults(frozenset(fail), stop_on_failure, state_unreadable, not_taken=frozenset(not_taken),
+                        **({"cli_version": cli_version} if cli_version else {}))
         return self._run(preview=False, previous_outputs=previous_outputs, faults=faults)
 
     def preview(self) -> Run:

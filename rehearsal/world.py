@@ -82,19 +82,42 @@ class LiveWorld:
 
     def commit(self, applied: Iterable[Applied], *, completed: bool) -> None:
         """Keep what a run applied. A completed run also deletes what the program no longer declares;
-        a failed run deletes nothing (the engine stops before its deletes)."""
+        a failed run deletes nothing (the engine stops before its deletes).
+
+        Like the engine without `--refresh`, an update sends only the inputs that differ from the last
+        applied ones: a field changed outside Pulumi (a rollback, a hand edit) stays as the cloud has it
+        unless this run changes that very field.
+        """
         applied = list(applied)
         keys = {a.key for a in applied}
         if completed:
             self.resources = {k: v for k, v in self.resources.items() if k in keys}
         for resource in applied:
-            outputs = dict(resource.outputs)
             previous = self.resources.get(resource.key)
+            outputs = self._updated(previous, resource)
+            if outputs is None:
+                continue
             if resource.type == ECS_SERVICE:
                 outputs = self._deploy(previous, outputs)
             elif resource.type == DEPLOYMENT:
                 outputs["status"] = _rolled_out(outputs)
             self.resources[resource.key] = Applied(resource.type, resource.name, dict(resource.inputs), outputs)
+
+    @staticmethod
+    def _updated(previous: Applied | None, resource: Applied) -> dict[str, Any] | None:
+        """The outputs after this update; None when the engine sends nothing (inputs unchanged)."""
+        if previous is None or resource.type == TASK_DEFINITION:
+            return dict(resource.outputs)
+        changed = {k for k in set(resource.inputs) | set(previous.inputs) if resource.inputs.get(k) != previous.inputs.get(k)}
+        if not changed:
+            return None
+        outputs = dict(previous.outputs)
+        for key in changed:
+            if key in resource.outputs:
+                outputs[key] = resource.outputs[key]
+            else:
+                outputs.pop(key, None)
+        return outputs
 
     def task_definition_arn(self, family: str, container_definitions: Any) -> str:
         """ARN of the revision with these containers: the same one when unchanged, a new one otherwise."""
@@ -187,6 +210,13 @@ class LiveWorld:
         return self._kubernetes_shares(service)
 
     def _aws_shares(self, service: str, weights: Mapping[str, int]) -> dict[str, Share]:
+        total = sum(weights.values())
+        if total != 100:
+            # Route53 weights are relative (100:10 is 91/9), and all-zero splits evenly.
+            weights = {c: round(100 * w / total) if total else 50 for c, w in weights.items()}
+            if weights and sum(weights.values()) != 100:  # rounding: give the remainder to the larger share
+                big = max(weights, key=weights.get)
+                weights[big] += 100 - sum(weights.values())
         shares = {}
         for color in ("blue", "green"):
             ecs = self.resources.get(f"{ECS_SERVICE}::{service}-{color}-svc")

@@ -176,6 +176,7 @@ class AwsService(pulumi.ComponentResource):
                 ttl=args.dns_ttl,
                 decision=router_record(args.decision, plan.ready_first, services, TAG_PREFIX),
                 decision_parameter=args.decision_parameter,
+                update_first=plan.gaining[0] if plan.gaining else None,
             ),
             # Records move traffic onto a color only once its ECS service is steady.
             pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first]),

@@ -28,6 +28,8 @@ class WeightedRecordsArgs:
     """Decision record, kept on an SSM parameter because records have no tags."""
     decision_parameter: str | None = None
     """Fixed name of that parameter (a run finds it without outputs); None autonames it."""
+    update_first: str | None = None
+    """The color whose share rises: its record is written first, the other one after it."""
 
 
 class WeightedRecords(pulumi.ComponentResource):
@@ -43,8 +45,28 @@ class WeightedRecords(pulumi.ComponentResource):
     def __init__(self, name: str, args: WeightedRecordsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:WeightedRecords", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        records = {}
-        for color in sorted(args.targets):
+        # The decision record's carrier, written BEFORE the records: two records and a parameter can never
+        # change in one call, so the record is an intent. A failure after it leaves the live weights at the
+        # previous state (which the stack output still describes) or half way; the next run tells which by
+        # comparing the weights it reads with both (components/rollout/trust.py). Written after the records,
+        # a failed parameter write would leave a record that lags weights already applied, and the next run
+        # would move traffic back to where the lagging record says. A fixed name lets the next run read it
+        # even when the stack outputs are lost; it is never replaced (only its value and tags change).
+        decision = aws.ssm.Parameter(
+            f"{name}-decision",
+            name=args.decision_parameter,
+            type="String",
+            value=pulumi.Output.from_input(args.decision).apply(lambda record: json.dumps(record, sort_keys=True)),
+            tags=args.decision,
+            opts=child,
+        )
+        records: dict[str, aws.route53.Record] = {}
+        # Two records cannot change in one call either. Writing the gaining color's record first keeps every
+        # partial state between the old and the new shares: a failure before the second write leaves the
+        # gaining color with less than its new share, never more (weights are relative: 100:10 is 91/9).
+        order = sorted(args.targets, key=lambda c: c != args.update_first)
+        for color in order:
+            earlier = [records[c] for c in order[:order.index(color)]] if args.update_first else []
             records[color] = aws.route53.Record(
                 f"{name}-{color}",
                 zone_id=args.zone_id,
@@ -54,19 +76,8 @@ class WeightedRecords(pulumi.ComponentResource):
                 records=[args.targets[color]],
                 set_identifier=color,
                 weighted_routing_policies=[aws.route53.RecordWeightedRoutingPolicyArgs(weight=args.weights.of_name(color))],
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[decision, *earlier]),
             )
-        # The decision record's carrier: written after the records, so it never claims weights they do not
-        # carry. A fixed name lets the next run read it even when the stack outputs are lost; it is never
-        # replaced (nothing about it changes but its value and tags).
-        decision = aws.ssm.Parameter(
-            f"{name}-decision",
-            name=args.decision_parameter,
-            type="String",
-            value=pulumi.Output.from_input(args.decision).apply(lambda record: json.dumps(record, sort_keys=True)),
-            tags=args.decision,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(records.values())),
-        )
         self.fqdn = pulumi.Output.from_input(args.record_name)
         self.applied_weights = pulumi.Output.all(*[records[c].weighted_routing_policies for c in sorted(records)]).apply(
             lambda policies: {c: int(field_of(p[0], "weight") if p else 0) for c, p in zip(sorted(records), policies)}

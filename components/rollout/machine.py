@@ -279,6 +279,11 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
     # The next step is the first one above the current share in the plan in use now: steps edited
     # mid-rollout can never make a run skip past a configured percentage.
     target = spec.plan.next_above(state.candidate_percent)
+    if spec.approve != state.candidate_version and any(p < target for p in spec.plan.pause_at):
+        # A plan that pauses before this point (a switch to blue-green mid-canary) still needs its approval:
+        # traffic stays where it is, the candidate keeps the share it already earned.
+        return state.with_(phase=Phase.PAUSED, reason=f"waiting for approve: {state.candidate_version} before moving past "
+                           f"{state.candidate_percent}% ({spec.plan.candidate_percents} pauses for approval)")
     return _enter_step(state, spec, target, now, f"advanced to step {target}{evidence}")
 
 

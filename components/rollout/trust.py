@@ -56,6 +56,8 @@ def assess(service: str, output: Any, live: LiveRouter, deployed_before: bool, n
         return Assessment(from_l, False, source="live",
                           hold=f"the stack output rollouts.{service} {why}; continuing from the live record on {live.where}, traffic unchanged")
     if from_o and _matches(live, from_o):
+        if from_l is not None:
+            l_problem = f"describes {from_l.weights.label()} but the router carries {live.weights.label()} (a write that did not complete)"
         return Assessment(from_o, False, hold=f"the live record on {live.where or 'the router'} {l_problem}; continuing from the "
                           "stack output, traffic unchanged")
     seen = f"{live.where} carries {live.weights.label()}" if live.weights is not None else f"the router: {l_problem}"

@@ -46,7 +46,7 @@ CARRIERS: dict[str, tuple[tuple[str, ...], str]] = {
     K8S_INGRESS: (("metadata", "annotations"), K8S_PREFIX),
     K8S_SERVICE: (("metadata", "annotations"), K8S_PREFIX),
 }
-CAUSES = {"first-deploy", "start", "advance", "rolling", "rollback", "aborted", "recovered"}
+CAUSES = {"first-deploy", "start", "advance", "promote", "rolling", "rollback", "aborted", "recovered"}
 # "ready": the candidate's first traffic was ordered after its service reported ready in the same run
 # (ECS steady state / Deployment await) — the gate of a rollout's start and of a red-black switch.
 VERDICTS = {"advance", "ready", "hold", "abort", "none"}
@@ -83,6 +83,12 @@ def parse_split(text: str) -> Split:
 
 STEP_DISCIPLINE_SCHEMA = schema(
     production=PRODUCTION_SETTING,
+    allowManualPromotion={
+        "type": "boolean",
+        "default": False,
+        "description": "In production, accept `promote: <version>` (an operator moving 100 % onto the candidate past "
+                       "its remaining steps and an inconclusive gate). Off: such a change is a violation a reviewer sees.",
+    },
     maxStepPercent={
         "type": "integer",
         "minimum": 1,
@@ -146,6 +152,13 @@ def _check_record(args: ResourceValidationArgs, record: dict[str, Any], report_v
     gain = after.of(candidate) - (before.of(candidate) if before else 0)
     max_step = setting(args, STEP_DISCIPLINE_SCHEMA, "maxStepPercent")
     production = setting(args, STEP_DISCIPLINE_SCHEMA, "production") is True
+    if cause == "promote":
+        # A manual full promotion skips the remaining steps on purpose; production allows it only by setting.
+        if production and setting(args, STEP_DISCIPLINE_SCHEMA, "allowManualPromotion") is not True:
+            report_violation(
+                f"{who}: candidate {candidate} was promoted by hand ({before or 'none'} -> {after}, verdict {verdict!r}); "
+                "production stacks accept manual promotion only with allowManualPromotion: true in this policy's config.", None)
+        return
     if production and cause != "first-deploy" and max_step is not None and gain > max_step:
         report_violation(
             f"{who}: one run moves {gain} percentage points onto candidate {candidate} ({before or 'none'} -> "

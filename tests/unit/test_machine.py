@@ -188,6 +188,8 @@ def test_every_run_keeps_the_invariants(plan, events, bake, holds):
                 assert after == next(p for p in spec.plan.candidate_percents if p > before)
                 assert before == 0 or now - previous.step_started_at >= spec.bake, "nothing advances inside the bake time"
                 assert spec.abort != state.versions[color], "an aborted version never gains traffic"
+                if spec.plan.pause_at:
+                    assert spec.approve == state.versions[color], "a plan with a pause never advances without approval"
         # Abort and setting the version back return all traffic to stable in this very run.
         if previous.candidate_version is not None and spec.version == previous.stable_version:
             assert state.weights == Weights.all_on(previous.stable_color)
