@@ -20,7 +20,7 @@ from components.rollout.live import LiveService
 from components.rollout.machine import next_state
 from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights, plan_for
 from components.rollout.trust import Assessment, assess
-from components.rollout.verify import combine, rolled_back_in_place, verify_colors
+from components.rollout.verify import combine, rolled_back_in_place, verify_colors, warm_color_problem
 
 GateSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
 """(service name, its config, its previous state) -> verdict; only called while a version differs from stable."""
@@ -127,6 +127,7 @@ def rollout_spec(service: ServiceConfig) -> RolloutSpec:
         scale_down_delay=timedelta(minutes=strategy.scale_down_delay_minutes),
         approve=service.approve,
         abort=service.abort,
+        promote=service.promote,
         max_inconclusive_runs=analysis.max_inconclusive_runs if analysis else 3,
     )
 
@@ -157,7 +158,8 @@ def decide_service(
     # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
     verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
     verdict = combine(verdict, verify_colors(previous, live.colors, service.platform.value))
-    state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold)
+    state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold,
+                       warm_problem=warm_color_problem(previous, live.colors))
     if service.recover is not None:
         state = state.with_(reason=f"{state.reason}; recover is set but the record is readable: remove it")
     return ServiceDecision(name, previous, state, False, assessment.source)
@@ -173,6 +175,7 @@ def _platform_rolled_back(previous: RolloutState, live: LiveService) -> RolloutS
     color = previous.stable_color
     return previous.with_(
         phase=Phase.ABORTED, stable_version=running, candidate_version=refused, aborted_by="gate",
+        rollback_version=None if previous.rollback_version == running else previous.rollback_version,
         versions={**previous.versions, color: running},
         reason=f"the platform rolled {refused} back on {color.value}: it runs {running}",
     )

@@ -201,6 +201,7 @@ class ServiceConfig(_Model):
     strategy: StrategyConfig
     approve: str | None = None
     abort: str | None = None
+    promote: str | None = Field(default=None, description="move this candidate to 100 % next run (a manual full promotion)")
     recover: RecoverConfig | None = None
     host: str | None = Field(default=None, description="host header routed to this service")
     path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
@@ -228,6 +229,8 @@ class ServiceConfig(_Model):
             raise ConfigProblem("router", f"{router.value} cannot run a {self.strategy.kind.value} rollout: {why}")
         if self.host and self.path_prefix:
             raise ConfigProblem("pathPrefix", "route by host or by pathPrefix, not both")
+        if self.promote is not None and self.promote == self.abort:
+            raise ConfigProblem("promote", f"promote and abort both name {self.promote}: remove one")
         clash = set(self.environment) & set(self.secrets)
         if clash:
             raise ConfigProblem("secrets", f"{sorted(clash)} set both as plain environment and as secret")

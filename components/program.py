@@ -39,6 +39,7 @@ def run() -> dict[str, pulumi.Output[Any]]:
     previous = _read_previous_outputs(config)
     live = _read_live(config, previous.get("endpoints"))
     decisions = _decide(config, previous, live, now, _gate_source(config, previous, now))
+    _tell_the_operator(decisions)
     records, endpoints = _build(config, decisions)
     outputs = {
         "rollouts": pulumi.Output.all(**records) if records else pulumi.Output.from_input({}),
@@ -154,6 +155,18 @@ def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: da
         except UnrecoverableState as err:
             raise pulumi.RunError(f"cutover: {err}; nothing was changed.") from None
     return decisions
+
+
+def _tell_the_operator(decisions: dict[str, ServiceDecision]) -> None:
+    """One console line per service with this run's decision (preview shows it too), and a warning for
+    a setting that names the wrong version or has no effect."""
+    for name, decision in decisions.items():
+        state = decision.state
+        if state.warning:
+            pulumi.log.warn(f"{name}: {state.warning}")
+        moved = state.last_shift is not None and decision.previous is not None and state.weights != decision.previous.weights
+        cause = f" [{state.last_shift.cause}]" if moved else ""
+        pulumi.log.info(f"{name}: blue {state.weights.blue} / green {state.weights.green} {state.phase.value}{cause}: {state.reason}")
 
 
 def _build(config: CutoverConfig, decisions: dict[str, ServiceDecision]) -> tuple[dict[str, Any], dict[str, Any]]:

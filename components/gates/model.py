@@ -28,6 +28,9 @@ class GateResult:
     reason: str
     inconclusive: bool = False
     measurements: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "gate"
+    """`gate` (metrics, alarms, drift) or `workload` (the live check of the candidate's workload):
+    `promote` may override an inconclusive gate, never an unverified workload."""
 
     @classmethod
     def bake_only(cls) -> "GateResult":

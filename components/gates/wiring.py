@@ -102,5 +102,11 @@ def evidence_request(
         expected_weights=previous.weights.as_dict(),
         target_group_arns=target_groups,
         route53=route53,
-        alarms=tuple(service.strategy.analysis.alarms),
+        alarms=() if reverting(service, previous) else tuple(service.strategy.analysis.alarms),
     )
+
+
+def reverting(service: ServiceConfig, previous: RolloutState) -> bool:
+    """Going back to the last known good version: the alarms likely fire because of the release being
+    left, so they must not veto the way back (the candidate's own metrics and health still count)."""
+    return service.version == previous.rollback_version and service.version != previous.stable_version

@@ -63,6 +63,9 @@ def to_output(state: RolloutState) -> dict[str, Any]:
         "strategy": state.strategy,
         "abortedBy": state.aborted_by,
         "plan": list(state.plan),
+        "rollbackVersion": state.rollback_version,
+        "rollbackUntil": iso(state.rollback_until) if state.rollback_until else None,
+        "pastVersions": list(state.past_versions),
     }
 
 
@@ -100,6 +103,8 @@ def from_output(record: Any) -> RolloutState:
         strategy=str(record.get("strategy") or ""),
         aborted_by=aborted_by,
         plan=_plan(record.get("plan"), "plan"),
+        rollback_version=_optional_text(record.get("rollbackVersion"), "rollbackVersion"),
+        past_versions=_past(record.get("pastVersions")),
     )
 
 
@@ -143,6 +148,8 @@ def problems(state: RolloutState, now: datetime) -> list[str]:
         found.append("scaleDownAt is set while a candidate is in flight")
     if state.inconclusive_runs < 0 or any(n < 0 for n in state.replicas.values()):
         found.append("negative counts")
+    if state.rollback_version is not None and state.rollback_version == state.stable_version:
+        found.append(f"rollbackVersion {state.rollback_version!r} is the stable version")
     return found
 
 
@@ -222,6 +229,13 @@ def _plan(raw: Any, key: str) -> tuple[int, ...]:
     if not isinstance(raw, (list, tuple)):
         raise CorruptState(f"{key} is not a list of percents")
     return tuple(_int(p, f"{key}[{i}]") for i, p in enumerate(raw))
+
+
+def _past(raw: Any) -> tuple[str, ...]:
+    """Only tells a stale `abort` from a typo: an unreadable list is an empty one (a stale abort then holds)."""
+    if not isinstance(raw, (list, tuple)):
+        return ()
+    return tuple(v for v in raw if isinstance(v, str) and v)
 
 
 def _optional_int(value: Any, key: str) -> int | None:

@@ -30,6 +30,8 @@ STATE_KEYS = (
     "phase", "plan", "stable-color", "stable-version", "candidate-version", "blue-version", "green-version",
     "blue-replicas", "green-replicas", "step-started-at", "scale-down-at", "aborted-by",
 )
+# Keys added later: a record written before them still reads (as `none`).
+OPTIONAL_KEYS = ("rollback-version",)
 
 
 def decision_record(service: str, state: RolloutState, prefix: str = TAG_PREFIX) -> dict[str, str]:
@@ -62,6 +64,7 @@ def decision_record(service: str, state: RolloutState, prefix: str = TAG_PREFIX)
         "step-started-at": iso(state.step_started_at),
         "scale-down-at": iso(state.scale_down_at) if state.scale_down_at else NONE,
         "aborted-by": _text(state.aborted_by),
+        "rollback-version": _text(state.rollback_version),
     }
     return {prefix + key: value for key, value in record.items()}
 
@@ -92,6 +95,7 @@ def read_decision_record(values: Mapping[str, Any], prefix: str = TAG_PREFIX) ->
         strategy=flat["strategy"],
         aborted_by=None if flat["aborted-by"] == NONE else flat["aborted-by"],
         plan=_percents(flat["plan"]),
+        rollback_version=None if flat.get("rollback-version", NONE) == NONE else flat["rollback-version"],
     )
 
 

@@ -45,6 +45,7 @@ def first_deploy(spec: RolloutSpec, now: datetime, strategy: str = "") -> Rollou
         last_shift=Shift(None, weights, "first-deploy"),
         strategy=strategy,
         plan=spec.plan.candidate_percents,
+        past_versions=(spec.version,),
     )
 
 
@@ -55,24 +56,35 @@ def next_state(
     now: datetime,
     strategy: str = "",
     hold: str | None = None,
+    warm_problem: str | None = None,
 ) -> RolloutState:
     """Decide one run's step for one service.
 
     The order of checks is the order of safety: a rollback or abort wins over
     everything, a new version restarts, and only then may a step advance.
     `hold` (a sentence) forbids moving forward this run: no start, no advance.
+    `warm_problem` says why the idle color cannot take traffic back now (None: the live read
+    confirmed it runs `rollback_version` with its tasks up).
     """
     if previous is None:
         return first_deploy(spec, now, strategy)
-    state = _transition(previous.with_(strategy=strategy or previous.strategy, gate=gate), spec, gate, now, hold)
+    state = previous.with_(strategy=strategy or previous.strategy, gate=gate, warning="")
+    misnamed, warning = _settings_naming_other_versions(state, spec)
+    state = _transition(state, spec, gate, now, hold or misnamed, warm_problem)
+    if warning:
+        # Said in the reason too: a hold in a run that moves nothing would otherwise go unexplained.
+        state = state.with_(warning=warning, reason=state.reason if warning in state.reason else f"{state.reason}; {warning}")
     return _settle(state, spec, now)
 
 
-def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
+def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None,
+                warm_problem: str | None = None) -> RolloutState:
     """Traffic and versions for this run; `_settle` then derives replica counts."""
     if spec.plan.in_place:
         return _rolling(state, spec, gate, now, hold)
     if state.candidate_version is None:
+        if spec.version == state.rollback_version and spec.version != state.stable_version:
+            return _revert(state, spec, gate, now, hold, warm_problem)
         return _start_if_asked(state, spec, gate, now, hold)
     if spec.version == state.stable_version:
         return _return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back")
@@ -86,7 +98,82 @@ def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: d
         return _return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate")
     if hold:
         return state.with_(reason=f"holding at {state.weights.label()}: {hold}")
+    if spec.promote == state.candidate_version:
+        return _promote_by_hand(state, spec, gate, now)
     return _advance_or_hold(state, spec, gate, now)
+
+
+def _settings_naming_other_versions(state: RolloutState, spec: RolloutSpec) -> tuple[str | None, str | None]:
+    """(hold, warning): `abort`, `approve` and `promote` act on one version; naming another is never a
+    silent no-op. It holds the rollout and says what to write — except an `abort` left over from a version
+    that is deployed nowhere any more, which only warns, so it never blocks later rollouts."""
+    moving = state.candidate_version if state.phase in (Phase.PROGRESSING, Phase.PAUSED) else None
+    wanted = spec.version if spec.version != state.stable_version else None
+    target = wanted or moving
+    holds, warnings = [], []
+    for key, named in (("abort", spec.abort), ("approve", spec.approve), ("promote", spec.promote)):
+        acts_on = {spec.version, state.candidate_version} if key == "abort" else {spec.version, moving}
+        if named is None or (named in acts_on and named != state.stable_version):
+            continue
+        if named == state.stable_version:
+            message = f"{key} names {named}, but {named} is already stable"
+            if key == "abort":
+                message += (f": to go back, set version: {state.rollback_version}" if state.rollback_version
+                            else ": to replace it, set version to another release")
+            (holds if target else warnings).append(message if target is None else f"{message}; {target} is in flight: write {key}: {target}")
+        elif key == "abort" and named in state.past_versions and named not in state.serving_or_warm():
+            warnings.append(f"abort names {named}, which is deployed nowhere any more: it has no effect, remove it")
+        elif target is None:
+            warnings.append(f"{key} names {named}, but nothing is in flight: remove it")
+        else:
+            holds.append(f"{key} names {named}, but the version in flight is {target}: write {key}: {target}")
+    return "; ".join(holds) or None, "; ".join(holds + warnings) or None
+
+
+def _revert(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None,
+            warm_problem: str | None) -> RolloutState:
+    """`version` set back to the last known good one. While the other color still runs it warm, all traffic
+    returns in this run: one router write, no image change, and no gate or alarm may veto it (the alarm
+    that caught the bad release is why the operator is here). Afterwards it is an ordinary rollout, which
+    the gate wiring runs without alarms for the same reason."""
+    idle = state.candidate_color
+    until = state.rollback_until
+    if until is not None and now < until and warm_problem is None:
+        weights = Weights.all_on(idle)
+        return state.with_(
+            phase=Phase.STABLE,
+            stable_color=idle,
+            stable_version=spec.version,
+            candidate_version=None,
+            step=None,
+            weights=weights,
+            step_started_at=now,
+            scale_down_at=now + spec.scale_down_delay,
+            inconclusive_runs=0,
+            aborted_by=None,
+            rollback_version=None,
+            reason=f"rolled back to {spec.version} on {idle.value} in one run (rollback window open until {_hhmm(until)}); "
+                   f"{state.stable_version} stays warm on {state.stable_color.value} for the scale-down delay",
+            last_shift=_shift(state, weights, "rollback"),
+        )
+    if until is None:
+        why = f"the rollback window closed ({idle.value} was scaled down)"
+    elif now >= until:
+        why = f"the rollback window closed at {_hhmm(until)}"
+    else:
+        why = f"{idle.value} cannot take the traffic back: {warm_problem}"
+    started = _start_if_asked(state, spec, gate, now, hold)
+    return started.with_(reason=f"reverting to {spec.version}: {why}, so this is an ordinary rollout; {started.reason}")
+
+
+def _promote_by_hand(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime) -> RolloutState:
+    """`promote: <candidate>`: all traffic to the candidate now, past remaining steps, bake time, pauses and
+    an inconclusive gate. Aborts and firing alarms were handled before this (they win); an unverified
+    candidate workload or a router changed by hand still hold."""
+    if gate.verdict is GateVerdict.HOLD and (gate.source == "workload" or not gate.inconclusive):
+        return state.with_(reason=f"promote: {state.candidate_version} waits: {gate.reason}")
+    promoted = _promote(state, spec, now, cause="promote")
+    return promoted.with_(reason=f"{promoted.reason} by the promote setting (gate: {gate.reason}); remove promote")
 
 
 def _start_if_asked(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
@@ -96,7 +183,10 @@ def _start_if_asked(state: RolloutState, spec: RolloutSpec, gate: GateResult, no
     refused = _start_refused(spec, gate) or hold
     if refused:
         return state.with_(reason=f"rollout of {spec.version} not started: {refused}")
-    return _deploy(state, spec, now, f"{spec.version} deployed on {state.candidate_color.value} at 0%")
+    deployed = _deploy(state, spec, now, f"{spec.version} deployed on {state.candidate_color.value} at 0%")
+    if spec.promote == spec.version:
+        return deployed.with_(reason=f"{deployed.reason}; promote takes it to 100% once it is verified")
+    return deployed
 
 
 def _after_abort(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: datetime, hold: str | None) -> RolloutState:
@@ -158,6 +248,8 @@ def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: date
         weights=weights,
         step_started_at=now,
         versions={**state.versions, stable: spec.version},
+        past_versions=_remember(state.past_versions, spec.version),
+        rollback_version=None if spec.version == state.rollback_version else state.stable_version,
         inconclusive_runs=0,
         aborted_by=None,
         reason=f"rolling update to {spec.version} (the platform replaces tasks; circuit breaker rolls back)",
@@ -187,6 +279,7 @@ def _deploy(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) 
         aborted_by=None,
         candidate_version=spec.version,
         versions={**state.versions, candidate: spec.version},
+        past_versions=_remember(state.past_versions, spec.version),
         step=0,
         plan=spec.plan.candidate_percents,
         step_started_at=now,
@@ -215,10 +308,13 @@ def _enter_step(state: RolloutState, spec: RolloutSpec, step: int, now: datetime
     )
 
 
-def _promote(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutState:
-    """Candidate takes 100 %: it becomes stable; the old color stays warm for the scale-down delay."""
+def _promote(state: RolloutState, spec: RolloutSpec, now: datetime, cause: str = "advance") -> RolloutState:
+    """Candidate takes 100 %: it becomes stable; the old color stays warm for the scale-down delay, and
+    until then setting `version` back to the old stable one returns all traffic in one run."""
     new_stable = state.candidate_color
     weights = Weights.all_on(new_stable)
+    # Promoting the revert itself leaves nothing known good behind: the version it replaced was the bad one.
+    reverted = state.candidate_version == state.rollback_version
     return state.with_(
         phase=Phase.STABLE,
         stable_color=new_stable,
@@ -230,8 +326,11 @@ def _promote(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutSt
         step_started_at=now,
         scale_down_at=now + spec.scale_down_delay,
         inconclusive_runs=0,
-        reason=f"promoted {state.candidate_version} on {new_stable.value}",
-        last_shift=_shift(state, weights, "advance"),
+        rollback_version=None if reverted else state.stable_version,
+        reason=f"promoted {state.candidate_version} on {new_stable.value}" + (
+            "" if reverted or not spec.scale_down_delay else
+            f"; until {_hhmm(now + spec.scale_down_delay)} version: {state.stable_version} switches back in one run"),
+        last_shift=_shift(state, weights, cause),
     )
 
 
@@ -314,5 +413,13 @@ def _shift(state: RolloutState, weights: Weights, cause: str, step: int | None =
     """Record a change of weights and what justified it; a hold keeps the last record (no write)."""
     if state.weights == weights and state.last_shift is not None:
         return state.last_shift
-    verdict = state.gate.verdict.value if cause == "advance" and state.gate else "none"
+    verdict = state.gate.verdict.value if cause in ("advance", "promote") and state.gate else "none"
     return Shift(state.weights, weights, cause, verdict, step)
+
+
+def _remember(past: tuple[str, ...], version: str, keep: int = 10) -> tuple[str, ...]:
+    return (*(v for v in past if v != version), version)[-keep:]
+
+
+def _hhmm(moment: datetime) -> str:
+    return moment.strftime("%H:%M UTC")

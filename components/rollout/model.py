@@ -138,6 +138,8 @@ class RolloutSpec:
     scale_down_delay: timedelta = timedelta(minutes=30)
     approve: str | None = None
     abort: str | None = None
+    promote: str | None = None
+    """Move the candidate to 100 % next run, past remaining steps, bake time and inconclusive gates."""
     max_inconclusive_runs: int = 3
 
 
@@ -175,6 +177,14 @@ class RolloutState:
     """`config` (the abort setting: removing it retries) or `gate` (stays aborted until acknowledged)."""
     plan: tuple[int, ...] = ()
     """Candidate percents of the plan the current step belongs to (the plan of the last move)."""
+    rollback_version: str | None = None
+    """The stable version before the last promotion (last known good). While the other color still runs it
+    warm, setting `version` back to it switches all traffic in one run; after that, reverting to it is an
+    ordinary rollout that alarms do not veto."""
+    past_versions: tuple[str, ...] = ()
+    """Versions deployed before, newest last (bounded): tells a stale `abort` from a typo."""
+    warning: str = ""
+    """Something the operator should fix in the config (this run only; not saved)."""
 
     @property
     def candidate_color(self) -> Color:
@@ -183,6 +193,19 @@ class RolloutState:
     @property
     def candidate_percent(self) -> int:
         return self.weights.of(self.candidate_color)
+
+    @property
+    def rollback_until(self) -> datetime | None:
+        """Until when a one-run rollback to `rollback_version` is possible (the other color's scale-down)."""
+        idle = self.candidate_color
+        if (self.rollback_version is None or self.candidate_version is not None
+                or self.versions.get(idle) != self.rollback_version or not self.replicas.get(idle)):
+            return None
+        return self.scale_down_at
+
+    def serving_or_warm(self) -> set[str]:
+        """Versions deployed on a color that has capacity or traffic."""
+        return {v for c, v in self.versions.items() if self.replicas.get(c, 0) > 0 or self.weights.of(c) > 0}
 
     @property
     def in_flight(self) -> bool:

@@ -27,22 +27,44 @@ def verify_colors(state: RolloutState, colors: Mapping[str, ColorWorkload], plat
     """A verdict that overrides the gate's, or None when the live workloads are what `state` says."""
     stable = colors.get(state.stable_color.value)
     if stable is not None and stable.found and stable.version not in (None, state.stable_version):
-        return GateResult(GateVerdict.HOLD, f"the stable color {state.stable_color.value} runs {stable.version}, "
-                          f"not {state.stable_version} (changed outside cutover?)")
+        return _workload(GateVerdict.HOLD, f"the stable color {state.stable_color.value} runs {stable.version}, "
+                         f"not {state.stable_version} (changed outside cutover?)", inconclusive=False)
     if state.candidate_version is None or state.phase not in (Phase.PROGRESSING, Phase.PAUSED):
         return None
     color = state.candidate_color.value
     seen = colors.get(color)
+    if seen is not None and seen.found and seen.version != state.candidate_version:
+        return _workload(GateVerdict.ABORT, f"{color} runs {seen.version}, not the candidate {state.candidate_version}: "
+                         f"{ROLLED_BACK.get(platform, 'it was rolled back')}{_detail(seen)}", inconclusive=False)
+    problem = _not_ready(seen, state.candidate_version)
+    return None if problem is None else _workload(GateVerdict.HOLD, f"the candidate on {color}: {problem}")
+
+
+def warm_color_problem(state: RolloutState, colors: Mapping[str, ColorWorkload]) -> str | None:
+    """Why the idle color cannot take all traffic back right now, or None when it runs the last good
+    version with its tasks up (the one-run rollback checks this instead of trusting the record)."""
+    if state.rollback_version is None:
+        return "no version to roll back to"
+    seen = colors.get(state.candidate_color.value)
+    if seen is not None and seen.found and seen.version != state.rollback_version:
+        return f"it runs {seen.version}"
+    if seen is not None and seen.found and seen.desired is not None and seen.desired < 1:
+        return "it has no tasks"
+    return _not_ready(seen, state.rollback_version)
+
+
+def _not_ready(seen: ColorWorkload | None, version: str) -> str | None:
     if seen is None:
-        return GateResult(GateVerdict.HOLD, f"cannot verify the candidate on {color}: its workload could not be located", True)
+        return "its workload could not be located"
     if not seen.found:
-        return GateResult(GateVerdict.HOLD, f"the candidate's workload on {color} was not found", True)
-    if seen.version != state.candidate_version:
-        return GateResult(GateVerdict.ABORT, f"{color} runs {seen.version}, not the candidate {state.candidate_version}: "
-                          f"{ROLLED_BACK.get(platform, 'it was rolled back')}{_detail(seen)}")
+        return "its workload was not found"
     if seen.settled is False:
-        return GateResult(GateVerdict.HOLD, f"the deployment of {state.candidate_version} on {color} has not finished{_detail(seen)}", True)
+        return f"the deployment of {version} has not finished{_detail(seen)}"
     return None
+
+
+def _workload(verdict: GateVerdict, reason: str, inconclusive: bool = True) -> GateResult:
+    return GateResult(verdict, reason, inconclusive, source="workload")
 
 
 def rolled_back_in_place(state: RolloutState, colors: Mapping[str, ColorWorkload]) -> str | None:

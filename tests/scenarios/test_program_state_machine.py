@@ -2,7 +2,7 @@
 records, lost outputs, platform rollbacks and clock jumps, checked after every run against what users
 are served (the live world), never against the program's own record.
 
-Operations: version, abort, approve and strategy edits per service; waiting (clock jumps); an `up`
+Operations: version, abort, approve, promote and strategy edits per service; waiting (clock jumps); an `up`
 in which the provider rejects one resource (the engine keeps what resolved, the rejected resource and
 its dependents keep their previous state; with `stop`, nothing after the failure is applied either);
 damaged or lost stack outputs; an ECS circuit breaker that rolls a color back; an operator who sets
@@ -14,7 +14,9 @@ Invariants after every run:
 - a color that carried traffic when the run began keeps its image (rolling replaces in place);
 - a version's share rises by at most one step of its service's plan per run, only for the version
   configured now, never for an aborted or (blue-green) unapproved one, never inside the bake time;
-- returning to the last version that served everything is always allowed.
+- returning to the last version that served everything is always allowed; so is a one-run return to
+  the one before it while its color is warm (the rollback window), and `promote` may take the version
+  it names to 100 % in one run (never an aborted one).
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class WholeProgram(RuleBasedStateMachine):
         self.stack = Stack(aws_config(services))
         self.configured: dict[str, set[str]] = {name: {"1"} for name in SERVICES}
         self.last_full: dict[str, str] = {}
+        self.full_before: dict[str, tuple[str, object]] = {}
+        """Service -> (the version that served everything before `last_full`, when it stopped)."""
         self.since: dict[str, dict[str, tuple[int, object]]] = {name: {} for name in SERVICES}
         """Service -> version -> (the last planned share it reached, when)."""
         self.refused_for_trust: set[str] = set()
@@ -100,7 +104,7 @@ class WholeProgram(RuleBasedStateMachine):
         version = data.draw(st.sampled_from(sorted(self.configured[name])), label="version")
         self.stack.set(f"cutover:services.{name}.version", version)
 
-    @rule(name=st.sampled_from(SERVICES), key=st.sampled_from(["abort", "approve"]), data=st.data())
+    @rule(name=st.sampled_from(SERVICES), key=st.sampled_from(["abort", "approve", "promote"]), data=st.data())
     def set_abort_or_approve(self, name, key, data):
         version = data.draw(st.sampled_from([None, *sorted(self.configured[name]), "9"]), label=key)
         self.stack.set(f"cutover:services.{name}.{key}", version)
@@ -191,6 +195,8 @@ class WholeProgram(RuleBasedStateMachine):
             if share > was and version != self.last_full.get(name) and name in self.last_full:
                 assert version == config["version"], f"{name}: {version} gained traffic but {config['version']} is configured"
                 assert config.get("abort") != version, f"{name}: aborted {version} gained traffic"
+                if self._one_run_allowed(name, version, share, config):
+                    continue
                 if config["strategy"]["kind"] == "blue-green":
                     assert config.get("approve") == version, f"{name}: unapproved {version} gained traffic"
                 step = next(p for p in plan if p > min(reached, was))
@@ -200,8 +206,20 @@ class WholeProgram(RuleBasedStateMachine):
             if share in plan and share != reached:
                 self.since[name][version] = (share, now)
         full = [s.version for s in after.values() if s.weight == 100]
-        if full:
+        if full and full[0] != self.last_full.get(name):
+            if name in self.last_full:
+                self.full_before[name] = (self.last_full[name], now)
             self.last_full[name] = full[0]
+
+    def _one_run_allowed(self, name, version, share, config) -> bool:
+        """`promote` names it, or it is the version that served everything before the last promotion and its
+        color is still inside the scale-down delay (the rollback window)."""
+        if share != 100:
+            return False
+        if config.get("promote") == version:
+            return True
+        before, when = self.full_before.get(name, (None, None))
+        return before == version and self.stack.now - when < timedelta(minutes=config["strategy"]["scaleDownDelayMinutes"])
 
     @invariant()
     def weights_are_valid(self):

@@ -46,3 +46,12 @@ def test_the_rehearsal_reports_policy_violations_per_run(tmp_path):
     assert "policy advisory  no-plaintext-secrets-in-env" in done.stdout
     staging = rehearse("--stack", "staging", "--scenario", str(scenario))
     assert staging.returncode != 0 and "policy mandatory no-plaintext-secrets-in-env" in staging.stdout
+
+
+def test_the_rollback_rehearsal_shows_a_promotion_an_alarm_and_the_one_run_rollback():
+    done = rehearse("--scenario", "rehearsal/scenarios/dev-rollback.yaml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    web = [line for line in done.stdout.splitlines() if line.strip().startswith("web ")]
+    assert "promoted 1.28 on green; until" in web[-3] and "version: 1.27 switches back in one run" in web[-3]
+    assert "blue 100 / green   0  1.27" in web[-1] and "rolled back to 1.27 on blue in one run" in web[-1]
+    assert "~1 " in web[-1], "one traffic write"

@@ -172,7 +172,7 @@ def test_every_run_keeps_the_invariants(plan, events, bake, holds):
 
         # Every state the machine writes is consistent, and survives both records unchanged.
         assert problems(state, now) == []
-        assert from_output(to_output(state)) == state
+        assert from_output(to_output(state)) == state.with_(warning="")  # a warning is for this run only
         assert same_state(read_decision_record(decision_record("web", state)), state)
         for color in Color:
             before, after = previous.weights.of(color), state.weights.of(color)
@@ -248,3 +248,67 @@ def test_a_version_aborted_in_advance_never_starts():
     stable = run_through([])[-1]
     state = next_state(stable, canary("2", abort="2"), ADVANCE, T0 + timedelta(minutes=5))
     assert state.candidate_version is None and state.weights == Weights(100, 0) and "abort names 2" in state.reason
+
+
+# --- operator control: rollback window, promote, settings naming other versions -------------------
+
+def promoted_to_2():
+    """Blue 1 -> green 2 promoted at T0+4 min; blue stays warm for 30 minutes."""
+    return run_through(["2", "2", "2", "2"])[-1]
+
+
+def test_a_revert_inside_the_window_switches_back_in_one_run_and_ignores_the_gate():
+    state = promoted_to_2()
+    assert state.rollback_version == "1" and state.rollback_until == state.scale_down_at
+    back = next_state(state, canary("1"), ABORT, T0 + timedelta(minutes=10))
+    assert (back.weights.blue, back.weights.green) == (100, 0) and back.stable_version == "1"
+    assert back.versions[Color.BLUE] == "1" and back.last_shift.cause == "rollback" and back.rollback_version is None
+
+
+@pytest.mark.parametrize("minutes, warm_problem, why", [
+    pytest.param(40, None, "closed", id="after the scale-down delay"),
+    pytest.param(10, "it runs 7", "cannot take the traffic back: it runs 7", id="when the warm color is not what the record says"),
+])
+def test_a_revert_outside_the_window_is_an_ordinary_rollout(minutes, warm_problem, why):
+    state = promoted_to_2()
+    back = next_state(state, canary("1"), ADVANCE, T0 + timedelta(minutes=minutes), warm_problem=warm_problem)
+    assert (back.weights.blue, back.weights.green) == (0, 100) and back.candidate_version == "1" and back.step == 0
+    assert why in back.reason and "ordinary rollout" in back.reason
+
+
+@pytest.mark.parametrize("gate, expected", [
+    pytest.param(HOLD, (0, 100), id="past an inconclusive gate"),
+    pytest.param(ABORT, (100, 0), id="never past a gate abort"),
+    pytest.param(DRIFT, (90, 10), id="never over a router changed by hand"),
+    pytest.param(GateResult(GateVerdict.HOLD, "deployment not finished", True, source="workload"), (90, 10),
+                 id="never onto an unverified workload"),
+])
+def test_promote(gate, expected):
+    at_ten = run_through(["2", "2"])[-1]
+    state = next_state(at_ten, canary("2", promote="2", bake=timedelta(hours=1)), gate, T0 + timedelta(minutes=3))
+    assert (state.weights.blue, state.weights.green) == expected
+    if expected == (0, 100):
+        assert state.last_shift.cause == "promote" and "promote setting" in state.reason
+
+
+@pytest.mark.parametrize("setting, holds", [
+    pytest.param({"abort": "3"}, True, id="an abort of an unknown version holds"),
+    pytest.param({"approve": "3"}, True, id="an approve of another version holds"),
+    pytest.param({"promote": "1"}, True, id="a promote of the stable version holds"),
+    pytest.param({"abort": "2"}, False, id="an abort of the candidate aborts"),
+])
+def test_settings_naming_another_version_hold_with_what_to_write(setting, holds):
+    at_ten = run_through(["2", "2"])[-1]
+    state = next_state(at_ten, canary("2", **setting), ADVANCE, T0 + timedelta(minutes=3))
+    if holds:
+        key = next(iter(setting))
+        assert (state.weights.blue, state.weights.green) == (90, 10) and f"write {key}: 2" in state.warning
+    else:
+        assert state.phase is Phase.ABORTED and state.warning == ""
+
+
+def test_a_stale_abort_only_warns():
+    aborted = next_state(run_through(["2", "2"])[-1], canary("2", abort="2"), ADVANCE, T0 + timedelta(minutes=3))
+    three = next_state(aborted, canary("3", abort="2"), ADVANCE, T0 + timedelta(minutes=4))
+    moved = next_state(three, canary("3", abort="2"), ADVANCE, T0 + timedelta(minutes=5))
+    assert moved.candidate_percent == 10 and "deployed nowhere" in moved.warning
