@@ -8,9 +8,10 @@ that keeps every prefix of a run safe.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from components.config import CutoverConfig, Platform, RecoverConfig, Router, ServiceConfig, StrategyKind
 from components.gates.model import GateResult
@@ -42,6 +43,8 @@ class ServiceDecision:
     first_deploy: bool
     source: str = "output"
     """Which witness `previous` came from: output, live, recover or none."""
+    live_replicas: Mapping[str, int] = field(default_factory=dict)
+    """Color -> desired count the live read found (an autoscaler may have moved it)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class ColorPlan:
     """Colors whose capacity drops: their workloads wait for the router update that took their traffic."""
     new_colors: tuple[str, ...] = ()
     """Colors created in this run (AWS attaches a target group to an ECS service only once a rule forwards to it)."""
+    capacity: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    """With `autoscaling`: color -> (min, max) the autoscaler keeps its count within; empty otherwise."""
 
 
 def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
@@ -105,7 +110,31 @@ def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
         ready_first=tuple(ready_first),
         after_router=tuple(after_router),
         new_colors=new,
+        capacity=autoscaling_bounds(decision, service, colors),
     )
+
+
+def autoscaling_bounds(decision: ServiceDecision, service: ServiceConfig, colors: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+    """Per color the (min, max) an autoscaler keeps its count within: 0/0 for a color the plan scales down;
+    otherwise at least `minReplicas`, and at least its new share of the tasks the other color runs now — a
+    canary step (or the promotion, or a rollback) never lands on a floor sized for idle; the floor decays
+    as the other color scales in.
+
+    The count itself belongs to the autoscaler: the program sets only these bounds."""
+    scaling = service.autoscaling
+    if scaling is None:
+        return {}
+    state = decision.state
+    bounds = {}
+    for color in colors:
+        if state.replicas[Color(color)] == 0:
+            bounds[color] = (0, 0)
+            continue
+        share = state.weights.of(Color(color))
+        other = decision.live_replicas.get(Color(color).other().value, 0)
+        floor = max(scaling.min_replicas, math.ceil(other * share / 100))
+        bounds[color] = (min(floor, scaling.max_replicas), scaling.max_replicas)
+    return bounds
 
 
 def _existing_colors(previous: RolloutState | None) -> tuple[str, ...]:
@@ -129,6 +158,7 @@ def rollout_spec(service: ServiceConfig) -> RolloutSpec:
         abort=service.abort,
         promote=service.promote,
         max_inconclusive_runs=analysis.max_inconclusive_runs if analysis else 3,
+        platform=service.platform.value,
     )
 
 
@@ -162,7 +192,8 @@ def decide_service(
                        warm_problem=warm_color_problem(previous, live.colors))
     if service.recover is not None:
         state = state.with_(reason=f"{state.reason}; recover is set but the record is readable: remove it")
-    return ServiceDecision(name, previous, state, False, assessment.source)
+    counts = {color: seen.desired for color, seen in live.colors.items() if seen.found and seen.desired is not None}
+    return ServiceDecision(name, previous, state, False, assessment.source, counts)
 
 
 def _platform_rolled_back(previous: RolloutState, live: LiveService) -> RolloutState:

@@ -182,6 +182,25 @@ class StrategyConfig(_Model):
         return self
 
 
+class AutoscalingConfig(_Model):
+    """Per color an autoscaler (AWS: Application Auto Scaling target + target-tracking policies;
+    Kubernetes: a HorizontalPodAutoscaler autoscaling/v2) owns the replica count within bounds that
+    the program sets each run (a scaled-down color 0/0, a candidate at least enough for its share)."""
+
+    min_replicas: int = Field(ge=1, le=1000, description="fewest tasks/pods of a color that serves or stays warm")
+    max_replicas: int = Field(ge=1, le=1000, description="most tasks/pods of one color")
+    target_cpu_percent: int = Field(ge=10, le=95, description="average CPU utilisation the autoscaler keeps")
+    target_requests_per_target: int | None = Field(
+        default=None, ge=1, description="AWS ALB only: requests per task per minute (ALBRequestCountPerTarget)"
+    )
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> "AutoscalingConfig":
+        if self.max_replicas < self.min_replicas:
+            raise ConfigProblem("maxReplicas", f"{self.max_replicas} is below minReplicas {self.min_replicas}")
+        return self
+
+
 class RecoverConfig(_Model):
     """An operator's statement of where a service stands, for the run after the program stopped
     because neither its stack output nor its live router could be trusted."""
@@ -203,6 +222,7 @@ class ServiceConfig(_Model):
     abort: str | None = None
     promote: str | None = Field(default=None, description="move this candidate to 100 % next run (a manual full promotion)")
     recover: RecoverConfig | None = None
+    autoscaling: AutoscalingConfig | None = None
     host: str | None = Field(default=None, description="host header routed to this service")
     path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
     priority: int | None = Field(default=None, ge=1, le=RULE_PRIORITY_SPAN)
@@ -229,6 +249,12 @@ class ServiceConfig(_Model):
             raise ConfigProblem("router", f"{router.value} cannot run a {self.strategy.kind.value} rollout: {why}")
         if self.host and self.path_prefix:
             raise ConfigProblem("pathPrefix", "route by host or by pathPrefix, not both")
+        if self.autoscaling is not None and not self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas:
+            raise ConfigProblem("replicas", f"{self.replicas} (the initial count) must lie within autoscaling "
+                                f"minReplicas {self.autoscaling.min_replicas}..maxReplicas {self.autoscaling.max_replicas}")
+        if self.platform is Platform.AWS and "max_surge" in self.strategy.model_fields_set:
+            raise ConfigProblem("strategy.maxSurge", "applies to Kubernetes rolling updates only (ECS rolls with "
+                                "minimum healthy 100 % / maximum 200 %)")
         if self.promote is not None and self.promote == self.abort:
             raise ConfigProblem("promote", f"promote and abort both name {self.promote}: remove one")
         clash = set(self.environment) & set(self.secrets)
@@ -241,6 +267,10 @@ class ServiceConfig(_Model):
     def _check_kubernetes_settings(self) -> None:
         """What the schema accepts but Kubernetes would reject, refused before anything is registered."""
         from components.kubernetes.manifest import InvalidKubernetesSetting, max_surge, secret_ref
+
+        if self.autoscaling is not None and self.autoscaling.target_requests_per_target is not None:
+            raise ConfigProblem("autoscaling.targetRequestsPerTarget", "AWS only (ALBRequestCountPerTarget); a "
+                                "HorizontalPodAutoscaler here scales on CPU")
 
         try:
             max_surge(self.strategy.max_surge)

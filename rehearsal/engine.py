@@ -50,6 +50,8 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     "aws:ec2/securityGroup:SecurityGroup": ("name", "namePrefix", "vpcId", "description"),
     "aws:ssm/parameter:Parameter": ("name",),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "namePrefix"),
+    "aws:appautoscaling/target:Target": ("resourceId", "scalableDimension", "serviceNamespace"),
+    "aws:appautoscaling/policy:Policy": ("name", "resourceId", "scalableDimension", "serviceNamespace"),
     "kubernetes:apps/v1:Deployment": ("metadata.name", "metadata.namespace", "spec.selector"),
     "kubernetes:core/v1:Service": ("metadata.name", "metadata.namespace", "spec.clusterIP"),
     "kubernetes:policy/v1:PodDisruptionBudget": ("metadata.name", "metadata.namespace", "spec.selector"),
@@ -136,6 +138,8 @@ class RunResult:
     exports_resolved: bool = True
     """Every stack export resolved: the engine saves them (since pulumi/pulumi#15754, even when the run failed)."""
     dependencies: dict[str, set[str]] = field(default_factory=dict)
+    ignore_changes: dict[str, frozenset[str]] = field(default_factory=dict)
+    """Resource key -> properties registered with `ignore_changes` (the engine does not send their changes)."""
     """Key -> keys of the resources and components it was registered to depend on."""
     reads: list[str] = field(default_factory=list)
     """Provider reads the program made before deciding: invoke tokens and `get`s (`type id`)."""
@@ -244,11 +248,14 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: RecordingMocks):
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.ignore_changes: dict[str, frozenset[str]] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         key = _key_of_urn(self.make_urn(request.parent, request.type, request.name))
         self.dependencies[key] = {_key_of_urn(urn) for urn in request.dependencies}
+        if request.ignoreChanges:
+            self.ignore_changes[key] = frozenset(request.ignoreChanges)
         return response
 
 
@@ -331,6 +338,7 @@ def run_program(
     result.failed = list(mocks.failed)
     result.applied = [k for k in mocks.order if k not in mocks.skipped]
     result.dependencies = dict(monitor.dependencies)
+    result.ignore_changes = dict(monitor.ignore_changes)
     result.reads = list(mocks.reads)
     result.logs = list(logs.lines)
     return result
@@ -460,9 +468,11 @@ def _computed(type_token: str, name: str, inputs: Mapping[str, Any], region: str
     if type_token == "aws:lb/loadBalancer:LoadBalancer":
         out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:loadbalancer/app/{physical[:32]}/{suffix}"
         out["dnsName"] = f"{physical[:32]}-{suffix}.{region}.elb.amazonaws.com"
+        out["arnSuffix"] = f"app/{physical[:32]}/{suffix}"
         out["zoneId"] = "Z35SXDOTRQ7X7K"
     elif type_token == "aws:lb/targetGroup:TargetGroup":
         out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:targetgroup/{physical[:32]}/{suffix}"
+        out["arnSuffix"] = f"targetgroup/{physical[:32]}/{suffix}"
     elif type_token == "aws:lb/listener:Listener":
         out["arn"] = f"arn:aws:elasticloadbalancing:{region}:{ACCOUNT}:listener/app/{name}/{suffix}"
     elif type_token == "aws:lb/listenerRule:ListenerRule":

@@ -125,6 +125,12 @@ class MotoAws:
         return {}
 
     def _record(self, name: str, outputs: dict) -> dict:
+        if outputs.get("aliases"):
+            alias = outputs["aliases"][0]
+            self.route53.change_resource_record_sets(HostedZoneId=outputs["zoneId"], ChangeBatch={"Changes": [{
+                "Action": "UPSERT", "ResourceRecordSet": {"Name": outputs["name"], "Type": outputs["type"], "AliasTarget": {
+                    "HostedZoneId": alias["zoneId"], "DNSName": alias["name"], "EvaluateTargetHealth": alias["evaluateTargetHealth"]}}}]})
+            return {}
         self.route53.change_resource_record_sets(
             HostedZoneId=outputs["zoneId"],
             ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": {

@@ -9,10 +9,13 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from rehearsal.engine import Changes, Faults, RunResult, diff, run_program
 from rehearsal.world import LiveWorld, Share
+
+if TYPE_CHECKING:
+    from rehearsal.policy_check import PolicyReview
 
 REHEARSAL_EPOCH = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
 
@@ -24,6 +27,10 @@ class Run:
     changes: Changes
     config: Mapping[str, Any]
     preview: bool
+    policy: PolicyReview | None = None
+    """The policy pack's verdict on this run (None: the stack was built without `policies`)."""
+    blocked: bool = False
+    """A mandatory resource-policy violation stopped this `up` before any change: nothing was applied."""
 
     def rollout(self, service: str) -> dict[str, Any]:
         return self.result.outputs["rollouts"][service]
@@ -49,17 +56,23 @@ class Stack:
     - stack outputs are saved when every export resolved (Python registers them in one call, so one
       export that waits on a failed resource keeps all the old ones); `preview` saves nothing;
     - `outputs_on_failure="drop"` plays a CLI older than pulumi/pulumi#15754, which dropped every output
-      of a failed update.
+      of a failed update;
+    - with `policies` (`pulumi up --policy-pack`), each run is reviewed before it is applied: a mandatory
+      resource-policy violation blocks the `up` — nothing applied, saved outputs kept, so the next run
+      starts from the same state — while stack-policy violations are reported after the changes and do
+      not hold them back (see rehearsal/policy_check.py for the CLI's behaviour this follows).
     """
 
     def __init__(self, config: Mapping[str, Any], *, stack: str = "dev", start: datetime = REHEARSAL_EPOCH,
-                 environment: Mapping[str, str] | None = None, mocks_factory=None, outputs_on_failure: str = "keep"):
+                 environment: Mapping[str, str] | None = None, mocks_factory=None, outputs_on_failure: str = "keep",
+                 policies: Callable[[RunResult], PolicyReview] | None = None):
         self.config: dict[str, Any] = copy.deepcopy(dict(config))
         self.stack = stack
         self.now = start
         self.environment = dict(environment or {})
         self.mocks_factory = mocks_factory
         self.outputs_on_failure = outputs_on_failure
+        self.policies = policies
         self.world = LiveWorld(str(self.config.get("aws:region", "us-east-1")))
         self.saved_outputs: dict[str, Any] | None = None
         self.last_applied: RunResult | None = None
@@ -121,11 +134,18 @@ class Stack:
 
     def _run(self, *, preview: bool, previous_outputs: Mapping[str, Any] | None = None, faults: Faults | None = None) -> Run:
         previous = previous_outputs if previous_outputs is not None else self.saved_outputs
+        registry = (dict(self.world.task_definitions), dict(self.world.revisions))
         result = run_program(self.config, previous, now=self.now, stack=self.stack, preview=preview,
                              environment=self.environment, mocks_factory=self.mocks_factory, world=self.world, faults=faults)
-        run = Run(len(self.runs) + 1, result, diff(self.last_applied, result), copy.deepcopy(self.config), preview)
+        review = self.policies(result) if self.policies is not None and not result.refused else None
+        blocked = not preview and review is not None and review.blocks
+        run = Run(len(self.runs) + 1, result, diff(self.last_applied, result), copy.deepcopy(self.config), preview,
+                  review, blocked)
         self.runs.append(run)
-        if preview or result.refused:
+        if preview or blocked:
+            # Nothing reached ECS: forget the task definition revisions this run's registrations asked for.
+            self.world.task_definitions, self.world.revisions = registry
+        if preview or blocked or result.refused:
             return run
         completed = result.error is None
         self.world.commit((_applied(result, key) for key in result.applied), completed=completed)
@@ -142,4 +162,4 @@ def _applied(result: RunResult, key: str):
     from rehearsal.world import Applied
 
     resource = result.resources[key]
-    return Applied(resource.type, resource.name, resource.inputs, resource.outputs)
+    return Applied(resource.type, resource.name, resource.inputs, resource.outputs, result.ignore_changes.get(key, frozenset()))

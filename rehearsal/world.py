@@ -26,6 +26,7 @@ LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ECS_SERVICE = "aws:ecs/service:Service"
+SCALABLE_TARGET = "aws:appautoscaling/target:Target"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROUTE53_RECORD = "aws:route53/record:Record"
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
@@ -49,6 +50,8 @@ class Applied:
     name: str
     inputs: Mapping[str, Any]
     outputs: Mapping[str, Any]
+    ignore_changes: frozenset[str] = frozenset()
+    """Properties registered with `ignore_changes`: once created, the engine never sends their changes."""
 
     @property
     def key(self) -> str:
@@ -101,14 +104,40 @@ class LiveWorld:
                 outputs = self._deploy(previous, outputs)
             elif resource.type == DEPLOYMENT:
                 outputs["status"] = _rolled_out(outputs)
-            self.resources[resource.key] = Applied(resource.type, resource.name, dict(resource.inputs), outputs)
+            inputs = dict(resource.inputs)
+            if previous is not None:  # the state keeps the old value of an ignored input, as the engine does
+                inputs.update({k: previous.inputs[k] for k in resource.ignore_changes if k in previous.inputs})
+            self.resources[resource.key] = Applied(resource.type, resource.name, inputs, outputs, resource.ignore_changes)
+        self._autoscale()
+
+    def _autoscale(self) -> None:
+        """Application Auto Scaling keeps each ECS service it targets within the target's bounds: raising the
+        minimum scales out to it, lowering the maximum scales in (RegisterScalableTarget)."""
+        for target in self.of_type(SCALABLE_TARGET):
+            _, cluster, name = str(target.outputs.get("resourceId", "//")).split("/", 2)
+            service = self.find(ECS_SERVICE, name=name)
+            if service is None:
+                continue
+            low, high = int(target.outputs.get("minCapacity") or 0), int(target.outputs.get("maxCapacity") or 0)
+            desired = int(service.outputs.get("desiredCount") or 0)
+            if not low <= desired <= high:
+                self.scale(service.name, min(max(desired, low), high))
+
+    def scale(self, ecs_service_name: str, desired: int) -> None:
+        """The service's task count changed outside Pulumi (an autoscaler, `aws ecs update-service`)."""
+        key = f"{ECS_SERVICE}::{ecs_service_name}"
+        service = self.resources[key]
+        deployments = [{**d, "desiredCount": desired, "runningCount": desired} for d in service.outputs.get("deployments") or []]
+        self.resources[key] = replace(service, outputs={**service.outputs, "desiredCount": desired, "runningCount": desired,
+                                                         "deployments": deployments})
 
     @staticmethod
     def _updated(previous: Applied | None, resource: Applied) -> dict[str, Any] | None:
         """The outputs after this update; None when the engine sends nothing (inputs unchanged)."""
         if previous is None or resource.type == TASK_DEFINITION:
             return dict(resource.outputs)
-        changed = {k for k in set(resource.inputs) | set(previous.inputs) if resource.inputs.get(k) != previous.inputs.get(k)}
+        changed = {k for k in set(resource.inputs) | set(previous.inputs)
+                   if resource.inputs.get(k) != previous.inputs.get(k)} - resource.ignore_changes
         if not changed:
             return None
         outputs = dict(previous.outputs)

@@ -58,12 +58,14 @@ def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], reco
                 certificate_arn=network.certificate_arn if network else None,
                 dns_zone_id=config.dns.zone_id if config.dns else None,
                 dns_ttl=config.dns.ttl if config.dns else 60,
+                dns_domain=config.dns.domain if config.dns else None,
                 cpu=service.cpu,
                 memory=service.memory,
                 environment=dict(service.environment),
                 secrets=dict(service.secrets),
                 decision=decision,
                 decision_parameter=decision_parameter(name) if service.effective_router is Router.ROUTE53 else None,
+                autoscaling=service.autoscaling,
             ),
         )
         records[name] = component.record

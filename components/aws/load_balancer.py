@@ -37,6 +37,8 @@ class LoadBalancer(pulumi.ComponentResource):
     """ARN of the load balancer."""
     dns_name: pulumi.Output[str]
     """Public DNS name."""
+    arn_suffix: pulumi.Output[str]
+    """`app/<name>/<id>`: the ALB part of an ALBRequestCountPerTarget resource label."""
     zone_id: pulumi.Output[str]
     """Hosted zone of the DNS name (for alias records)."""
     security_group_id: pulumi.Output[str]
@@ -100,6 +102,7 @@ class LoadBalancer(pulumi.ComponentResource):
             self.test_listener_arn = test.arn
         self.arn = alb.arn
         self.dns_name = alb.dns_name
+        self.arn_suffix = alb.arn_suffix
         self.zone_id = alb.zone_id
         self.security_group_id = security_group.id
         self.production_listener_arn = production.arn

@@ -39,6 +39,8 @@ class AwsPlatform(pulumi.ComponentResource):
 
     cluster_arn: pulumi.Output[str]
     """ECS cluster of every service."""
+    cluster_name: pulumi.Output[str]
+    """Its name (Application Auto Scaling names an ECS service as service/<cluster>/<service>)."""
     execution_role_arn: pulumi.Output[str]
     """Role ECS uses to pull images, write logs and read secrets."""
     load_balancer: LoadBalancer | None
@@ -54,6 +56,7 @@ class AwsPlatform(pulumi.ComponentResource):
             opts=child,
         )
         self.cluster_arn = cluster.arn
+        self.cluster_name = cluster.name
         self.execution_role_arn = self._create_execution_role(name, args.secret_arns, child)
         self.load_balancer = None
         if args.shared_alb:

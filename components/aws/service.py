@@ -10,9 +10,10 @@ import pulumi_aws as aws
 from components.app import ColorPlan, ServiceDecision
 from components.aws.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.aws.platform import AwsPlatform
-from components.aws.twin_service import TwinService, TwinServiceArgs
+from components.aws.twin_service import ColorAutoscaling, TwinService, TwinServiceArgs
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
+from components.config import AutoscalingConfig
 from components.recording import exported_record, router_record
 from components.rollout.decision import TAG_PREFIX
 
@@ -53,6 +54,8 @@ class AwsServiceArgs:
     """Hosted zone of the weighted records (route53 router)."""
     dns_ttl: int = 60
     """TTL of the weighted records."""
+    dns_domain: str | None = None
+    """Domain of the hosted zone: a host inside it gets an alias record to the shared ALB (router alb)."""
     cpu: int = 256
     """Fargate CPU units."""
     memory: int = 512
@@ -65,6 +68,8 @@ class AwsServiceArgs:
     """This run's decision: the router's record and the exported record are derived from it and the applied resources."""
     decision_parameter: str | None = None
     """Fixed name of the SSM parameter holding the decision record (route53 router), so a run can find it without outputs."""
+    autoscaling: AutoscalingConfig | None = None
+    """The service's autoscaling bounds, or None: the program owns the task count."""
 
 
 class AwsService(pulumi.ComponentResource):
@@ -100,6 +105,7 @@ class AwsService(pulumi.ComponentResource):
         args = self._args
         plan = args.plan
         balancer = args.platform.load_balancer
+        self._balancers = {color: balancer for color in plan.colors}
         security_group = self._create_task_security_group(name, [balancer.security_group_id])
         tg_arns = {color: tg.arn for color, tg in self._target_groups.items()}
         waits_for_rule = (*plan.new_colors, *plan.after_router)
@@ -133,6 +139,7 @@ class AwsService(pulumi.ComponentResource):
                 opts=self._child,
             )
             preview_url = self._url(balancer, balancer.dns_name, port=args.test_listener_port)
+        self._alias_to_shared_alb(name, balancer)
         self.applied_weights = rule.applied_weights
         self.endpoints = self._endpoints(
             url=self._url(balancer, balancer.dns_name),
@@ -140,8 +147,25 @@ class AwsService(pulumi.ComponentResource):
             load_balancer_arns={"shared": balancer.arn},
             listener_rule_arn=rule.rule_arn,
             services=services,
+            load_balancer_dns_name=balancer.dns_name,
         )
         return services
+
+    def _alias_to_shared_alb(self, name: str, balancer: LoadBalancer) -> None:
+        """`url` names <host>; inside the stack's hosted zone that name must resolve to the shared ALB. One alias
+        record, not weighted: the weights live on the listener rule. Hosts outside the zone are the user's DNS."""
+        args = self._args
+        host, domain = args.routing_host, args.dns_domain
+        if not (host and domain and args.dns_zone_id and (host == domain or host.endswith(f".{domain}"))):
+            return
+        aws.route53.Record(
+            f"{name}-url",
+            zone_id=args.dns_zone_id,
+            name=host,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=balancer.dns_name, zone_id=balancer.zone_id, evaluate_target_health=True)],
+            opts=self._child,
+        )
 
     def _build_route53(self, name: str) -> dict[str, TwinService]:
         args = self._args
@@ -160,6 +184,7 @@ class AwsService(pulumi.ComponentResource):
             )
             for color in plan.colors
         }
+        self._balancers = balancers
         security_group = self._create_task_security_group(name, [b.security_group_id for b in balancers.values()])
         # Each color's listener already forwards to its target group, so its ECS service may attach.
         services = {
@@ -232,6 +257,22 @@ class AwsService(pulumi.ComponentResource):
     def _create_colors(self, name: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> dict[str, TwinService]:
         return {color: self._create_color(name, color, security_group, depends_on) for color in self._args.plan.colors}
 
+    def _autoscaling(self, color: str) -> ColorAutoscaling | None:
+        args = self._args
+        scaling = args.autoscaling
+        if scaling is None:
+            return None
+        low, high = args.plan.capacity[color]
+        balancer = self._balancers.get(color)
+        label = None
+        if scaling.target_requests_per_target is not None and balancer is not None:
+            label = pulumi.Output.all(balancer.arn_suffix, self._target_groups[color].arn_suffix).apply(lambda v: f"{v[0]}/{v[1]}")
+        return ColorAutoscaling(
+            min_capacity=low, max_capacity=high, target_cpu_percent=scaling.target_cpu_percent,
+            cluster_name=args.platform.cluster_name, target_requests_per_target=scaling.target_requests_per_target,
+            request_count_label=label,
+        )
+
     def _create_color(self, name: str, color: str, security_group: aws.ec2.SecurityGroup, depends_on: list[pulumi.Resource]) -> TwinService:
         args = self._args
         return TwinService(
@@ -254,6 +295,7 @@ class AwsService(pulumi.ComponentResource):
                 memory=args.memory,
                 environment=args.environment,
                 secrets=args.secrets,
+                autoscaling=self._autoscaling(color),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
@@ -266,7 +308,8 @@ class AwsService(pulumi.ComponentResource):
         path = (args.routing_path_prefix or "/").rstrip("/") + "/"
         return dns_name.apply(lambda dns: f"{balancer.scheme}://{dns}{suffix}{path}")
 
-    def _endpoints(self, url, preview_url, load_balancer_arns, listener_rule_arn, services, decision_parameter=None) -> pulumi.Output[dict]:
+    def _endpoints(self, url, preview_url, load_balancer_arns, listener_rule_arn, services, decision_parameter=None,
+                   load_balancer_dns_name=None) -> pulumi.Output[dict]:
         return pulumi.Output.from_input(
             {
                 "url": url,
@@ -278,5 +321,6 @@ class AwsService(pulumi.ComponentResource):
                 "ecsServices": {color: svc.service_name for color, svc in sorted(services.items())},
                 "logGroup": self._log_group.name,
                 "decisionParameter": decision_parameter,
+                "loadBalancerDnsName": load_balancer_dns_name,
             }
         )

@@ -12,6 +12,21 @@ from components.rollout.live import image_tag
 
 
 @dataclass(frozen=True)
+class ColorAutoscaling:
+    """Application Auto Scaling of one color: the program sets the bounds each run, the autoscaler the count."""
+
+    min_capacity: int
+    max_capacity: int
+    target_cpu_percent: int
+    cluster_name: pulumi.Input[str]
+    """The cluster's name (the scalable target is `service/<cluster>/<service>`)."""
+    target_requests_per_target: int | None = None
+    """ALBRequestCountPerTarget target, when set."""
+    request_count_label: pulumi.Input[str] | None = None
+    """`app/<alb>/<id>/targetgroup/<tg>/<id>`: the ALB and target group the request count is measured on."""
+
+
+@dataclass(frozen=True)
 class TwinServiceArgs:
     service: str
     """Service name (container name too)."""
@@ -47,6 +62,8 @@ class TwinServiceArgs:
     """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Env var -> Secrets Manager / SSM ARN, resolved by ECS at start (never plaintext)."""
+    autoscaling: ColorAutoscaling | None = None
+    """When set, the autoscaler owns the task count within these bounds; `desired_count` is the initial count."""
 
 
 class TwinService(pulumi.ComponentResource):
@@ -104,14 +121,19 @@ class TwinService(pulumi.ComponentResource):
             wait_for_steady_state=True,
             propagate_tags="SERVICE",
             tags={**labels, "cutover:version": args.version},
-            opts=child,
+            # With an autoscaler the count is its to change: sending desiredCount on every update would reset
+            # what it scaled to (and fight it on every run). The program owns the bounds instead (below).
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["desiredCount"])) if args.autoscaling else child,
         )
         self.service_name = service.name
         self.service_arn = service.id
         self.task_definition_arn = task.arn
         # Read back from the applied resources, so the record never claims an image or capacity that did not take.
         self.applied_version = task.container_definitions.apply(_image_tag)
-        self.applied_replicas = service.desired_count.apply(lambda n: int(n or 0))
+        if args.autoscaling:
+            self.applied_replicas = self._autoscale(name, args, args.autoscaling, service, child, labels)
+        else:
+            self.applied_replicas = service.desired_count.apply(lambda n: int(n or 0))
         self.register_outputs(
             {
                 "service_name": self.service_name,
@@ -121,6 +143,47 @@ class TwinService(pulumi.ComponentResource):
                 "applied_replicas": self.applied_replicas,
             }
         )
+
+    @staticmethod
+    def _autoscale(name: str, args: TwinServiceArgs, scaling: ColorAutoscaling, service: aws.ecs.Service,
+                   child: pulumi.ResourceOptions, labels: dict[str, str]) -> pulumi.Output[int]:
+        """A scalable target with this run's bounds and target-tracking policies; the applied count the record
+        keeps is the planned one only when the target applied the planned bounds."""
+        target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.all(scaling.cluster_name, service.name).apply(lambda v: f"service/{v[0]}/{v[1]}"),
+            # Raising the minimum above the current count makes Application Auto Scaling scale out to it at once;
+            # a 0/0 target scales the color in to zero (RegisterScalableTarget, "MinCapacity"/"MaxCapacity").
+            min_capacity=scaling.min_capacity,
+            max_capacity=scaling.max_capacity,
+            tags=labels,
+            opts=child,
+        )
+        metrics = [("cpu", "ECSServiceAverageCPUUtilization", scaling.target_cpu_percent, None)]
+        if scaling.target_requests_per_target is not None and scaling.request_count_label is not None:
+            metrics.append(("requests", "ALBRequestCountPerTarget", scaling.target_requests_per_target, scaling.request_count_label))
+        for suffix, metric, value, label in metrics:
+            aws.appautoscaling.Policy(
+                f"{name}-scale-on-{suffix}",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                    target_value=value,
+                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                        predefined_metric_type=metric, resource_label=label,
+                    ),
+                    scale_in_cooldown=300,
+                    scale_out_cooldown=60,
+                ),
+                opts=child,
+            )
+        planned = (scaling.min_capacity, scaling.max_capacity)
+        return pulumi.Output.all(target.min_capacity, target.max_capacity).apply(
+            lambda b: args.desired_count if (int(b[0] or 0), int(b[1] or 0)) == planned else int(b[0] or 0))
 
     @staticmethod
     def _containers(args: TwinServiceArgs, log_group: str) -> str:

@@ -28,6 +28,14 @@ from components.gates.model import GateResult, GateVerdict
 from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights
 
 
+IN_PLACE = {
+    "aws": "ECS replaces the tasks in place; its circuit breaker rolls a failed deployment back",
+    "kubernetes": "the Deployment replaces its pods in place; a rollout that never becomes ready stops on the old pods",
+    "": "the platform replaces the workload in place",
+}
+"""How each platform carries out a rolling update, in its own words (reasons are read by its operators)."""
+
+
 def first_deploy(spec: RolloutSpec, now: datetime, strategy: str = "") -> RolloutState:
     """No previous state: the configured version goes on blue with all traffic; green idles at 0 replicas."""
     weights = Weights.all_on(Color.BLUE)
@@ -252,7 +260,7 @@ def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: date
         rollback_version=None if spec.version == state.rollback_version else state.stable_version,
         inconclusive_runs=0,
         aborted_by=None,
-        reason=f"rolling update to {spec.version} (the platform replaces tasks; circuit breaker rolls back)",
+        reason=f"rolling update to {spec.version} ({IN_PLACE.get(spec.platform, IN_PLACE[''])})",
         last_shift=_shift(state, weights, "rolling"),
         gate=None,
         plan=spec.plan.candidate_percents,

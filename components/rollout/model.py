@@ -141,6 +141,8 @@ class RolloutSpec:
     promote: str | None = None
     """Move the candidate to 100 % next run, past remaining steps, bake time and inconclusive gates."""
     max_inconclusive_runs: int = 3
+    platform: str = ""
+    """`aws` or `kubernetes`: only the words of reasons depend on it."""
 
 
 @dataclass(frozen=True)

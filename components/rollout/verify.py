@@ -58,6 +58,8 @@ def _not_ready(seen: ColorWorkload | None, version: str) -> str | None:
         return "its workload could not be located"
     if not seen.found:
         return "its workload was not found"
+    if seen.desired is not None and seen.desired < 1:
+        return "it has no tasks (an autoscaler has not raised it yet?)"
     if seen.settled is False:
         return f"the deployment of {version} has not finished{_detail(seen)}"
     return None

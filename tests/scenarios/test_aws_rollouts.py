@@ -331,3 +331,20 @@ def test_https_with_a_certificate_redirects_http_and_uses_a_modern_policy():
     assert http["defaultActions"][0]["type"] == "redirect"
     rule = run.result.resources[RULE].inputs
     assert rule["listenerArn"].endswith(run.result.resources["aws:lb/listener:Listener::cutover-shared-https"].name + "/" + rule["listenerArn"].rsplit("/", 1)[1])
+
+
+def test_the_production_url_resolves_to_the_shared_alb():
+    stack = Stack(aws_config({"web": service()}))
+    run = stack.up()
+    record = run.result.resources["aws:route53/record:Record::web-url"].inputs
+    balancer = run.result.resources["aws:lb/loadBalancer:LoadBalancer::cutover-shared-alb"].outputs
+    assert record["name"] == "web.example.com" and record["type"] == "A" and "weightedRoutingPolicies" not in record
+    assert record["aliases"] == [{"name": balancer["dnsName"], "zoneId": balancer["zoneId"], "evaluateTargetHealth": True}]
+    endpoints = run.result.outputs["endpoints"]["web"]
+    assert endpoints["url"] == "http://web.example.com" and endpoints["loadBalancerDnsName"] == balancer["dnsName"]
+
+
+def test_a_host_outside_the_hosted_zone_gets_no_record():
+    stack = Stack(aws_config({"web": {**service(), "host": "shop.other.org"}}))
+    run = stack.up()
+    assert not any(key.startswith("aws:route53/record:Record::web") for key in run.result.resources)

@@ -55,6 +55,26 @@ BAD_CONFIGS = [
         id="a preview listener open to the internet is rejected",
     ),
     pytest.param(
+        ("cutover:services.web.strategy.maxSurge", "50%"),
+        "cutover:services.web.strategy.maxSurge: applies to Kubernetes rolling updates only",
+        id="a kubernetes-only key on an aws service is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.autoscaling", {"minReplicas": 4, "maxReplicas": 10, "targetCpuPercent": 60}),
+        "cutover:services.web.replicas: 2 (the initial count) must lie within autoscaling minReplicas 4..maxReplicas 10",
+        id="an initial count outside the autoscaling bounds is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.autoscaling", {"minReplicas": 4, "maxReplicas": 3, "targetCpuPercent": 60}),
+        "cutover:services.web.autoscaling.maxReplicas: 3 is below minReplicas 4",
+        id="autoscaling bounds out of order are rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.autoscaling", {"minReplicas": 1, "maxReplicas": 3, "targetCpu": 60}),
+        "cutover:services.web.autoscaling.targetCpu: unknown key",
+        id="a misspelt autoscaling key is rejected",
+    ),
+    pytest.param(
         ("cutover:services", "{not json"),
         "cutover:services: not a valid object",
         id="config that is not JSON is rejected",

@@ -97,6 +97,8 @@ def test_the_plan_is_recorded_only_when_the_applied_values_match_it():
         pytest.param(ColorWorkload(True, "2", 2, True), None, None, id="the candidate runs its version and settled"),
         pytest.param(ColorWorkload(True, "1", 2, True), GateVerdict.ABORT, "green runs 1, not the candidate 2", id="a rolled back candidate aborts"),
         pytest.param(ColorWorkload(True, "2", 2, False), GateVerdict.HOLD, "has not finished", id="a deployment in progress holds"),
+        pytest.param(ColorWorkload(True, "2", 0, True), GateVerdict.HOLD, "has no tasks",
+                     id="a candidate an autoscaler has not raised from zero holds"),
         pytest.param(ColorWorkload(False), GateVerdict.HOLD, "was not found", id="a missing workload holds"),
     ],
 )
