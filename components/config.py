@@ -252,6 +252,8 @@ class ServiceConfig(_Model):
         if self.autoscaling is not None and not self.autoscaling.min_replicas <= self.replicas <= self.autoscaling.max_replicas:
             raise ConfigProblem("replicas", f"{self.replicas} (the initial count) must lie within autoscaling "
                                 f"minReplicas {self.autoscaling.min_replicas}..maxReplicas {self.autoscaling.max_replicas}")
+        if self.priority is not None and router is not Router.ALB:
+            raise ConfigProblem("priority", f"a listener rule priority applies to router alb only, not {router.value}")
         if self.platform is Platform.AWS and "max_surge" in self.strategy.model_fields_set:
             raise ConfigProblem("strategy.maxSurge", "applies to Kubernetes rolling updates only (ECS rolls with "
                                 "minimum healthy 100 % / maximum 200 %)")

@@ -99,6 +99,12 @@ def test_an_unknown_top_level_key_is_refused():
     assert run.result.resources == {}
 
 
+def test_a_rule_priority_on_a_service_without_a_listener_rule_is_refused():
+    run = Stack(aws_config({"web": {**service(router="route53"), "priority": 7}})).up()
+    assert "cutover:services.web.priority: a listener rule priority applies to router alb only, not route53" in run.result.error
+    assert run.result.resources == {}
+
+
 def test_route53_without_a_zone_names_the_missing_setting():
     run = Stack(aws_config({"web": service(router="route53")}, dns=False)).up()
     assert "cutover:services.web.router: route53 needs cutover:dns" in run.result.error
