@@ -136,9 +136,29 @@ def _read_live(config: CutoverConfig, endpoints: Any) -> dict:
 def _gate_source(config: CutoverConfig, previous: dict[str, Any], now: datetime) -> GateSource:
     if not any(service.strategy.analysis for service in config.services.values()):
         return bake_only_gate
-    from components.gates.wiring import default_reader_factory, gate_source
+    from components.gates.aws_identity import AwsSettingsError
+    from components.gates.wiring import bake_warnings, default_reader_factory, gate_source
 
-    return gate_source(config, previous.get("endpoints"), now, default_reader_factory(_region()))
+    for warning in bake_warnings(config):
+        pulumi.log.warn(warning)
+    try:
+        readers = default_reader_factory(_region(), _aws_identity_settings())
+    except AwsSettingsError as err:
+        raise pulumi.RunError(f"cutover: {err}; the gates read AWS as the provider does. Nothing was changed.") from None
+    return gate_source(config, previous.get("endpoints"), now, readers)
+
+
+def _aws_identity_settings() -> dict[str, Any]:
+    """The provider's identity settings, for the gates' boto3 reads: `aws:region`, `aws:profile`,
+    `aws:assumeRoles` (pulumi-aws 6+) and the older `aws:assumeRole` (objects arrive as JSON)."""
+    aws = pulumi.Config("aws")
+    settings = {
+        "region": aws.get("region"),
+        "profile": aws.get("profile"),
+        "assumeRoles": aws.get_object("assumeRoles"),
+        "assumeRole": aws.get_object("assumeRole"),
+    }
+    return {key: value for key, value in settings.items() if value is not None}
 
 
 def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: datetime, gate: GateSource) -> dict[str, ServiceDecision]:

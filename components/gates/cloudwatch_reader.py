@@ -8,12 +8,14 @@ The one boto3 class of the gates (STYLE: I/O behind a Protocol). Every failure
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components.gates.aws_identity import GateIdentity, build_session
 from components.gates.reader import EvidenceRequest, Route53Target, color_key
 from components.gates.verdict import Evidence
 
@@ -21,15 +23,36 @@ NAMESPACE = "AWS/ApplicationELB"
 # describe_alarms takes at most 100 names per call.
 MAX_ALARM_NAMES = 100
 
+METRIC_PERIOD = timedelta(minutes=1)
+"""ALB metrics are per minute: "If there are requests flowing through the load balancer, Elastic Load
+Balancing measures and sends its metrics in 60-second intervals" (ELB user guide, CloudWatch metrics
+for your Application Load Balancer,
+https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-cloudwatch-metrics.html)."""
+SETTLE_DELAY = timedelta(minutes=3)
+"""How old a minute must be before its datapoints count as complete.
+
+A minute's ALB datapoint is measured over that minute and sent at its end (60-second intervals,
+above); CloudWatch then keeps adding samples to recent timestamps after they first show up ("after
+the alarm evaluation, CloudWatch can publish new samples", AWS Knowledge Center,
+https://repost.aws/knowledge-center/cloudwatch-trigger-metric), so the newest minutes read low.
+AWS documents no number for that lag; 1-minute CloudWatch metrics are commonly available about
+2 minutes late (Datadog, https://docs.datadoghq.com/integrations/guide/cloud-metric-delay/). Three
+minutes = the minute that just closed + 2 minutes of availability lag; a longer delay only makes
+evidence later, never wrong."""
+
 
 class CloudWatchEvidenceReader:
     """Reads one candidate's evidence with bounded time.
 
-    Configuration follows the standard AWS chain: the region is the one passed
-    (the program passes `aws:region`), credentials and endpoint come from the
-    environment (`AWS_ENDPOINT_URL` points every client at moto in tests).
-    `session_or_clients` is a `boto3.Session`, a mapping {"cloudwatch": ...,
-    "elbv2": ..., "route53": ...} of ready clients, or None for a new session.
+    Identity: `identity` (what the program passes: the stack's `aws:region`,
+    `aws:profile`, `aws:assumeRoles`, see `aws_identity`) makes the reads run as
+    the provider does; otherwise `session_or_clients` is a `boto3.Session`, a
+    mapping {"cloudwatch": ..., "elbv2": ..., "route53": ...} of ready clients, or
+    None for the standard AWS chain. The endpoint comes from the environment
+    either way (`AWS_ENDPOINT_URL` points every client, STS included, at moto in tests).
+    A profile that does not exist makes every read a problem, not a crash.
+
+    Window: see `metric_window` (whole minutes after the step started, old enough to be complete).
 
     Time bound. The independent reads (metrics, alarms, health, weights) run in
     parallel, each one API call; `max_attempts` counts every try of a call
@@ -49,15 +72,19 @@ class CloudWatchEvidenceReader:
         session_or_clients: "boto3.Session | Mapping[str, Any] | None" = None,
         *,
         region: str | None = None,
+        identity: GateIdentity | None = None,
         timeout_seconds: float = 10.0,
         max_attempts: int = 2,
     ):
         if timeout_seconds <= 0 or max_attempts < 1:
             raise ValueError("timeout_seconds must be > 0 and max_attempts >= 1")
+        if identity is not None and session_or_clients is not None:
+            raise ValueError("pass an identity or a session/clients, not both")
         self.timeout_seconds = timeout_seconds
+        self._setup_problem: str | None = None
         per_attempt = timeout_seconds / (2 * max_attempts)
         config = Config(
-            region_name=region,
+            region_name=region or (identity.region if identity else None),
             # total_max_attempts counts the first try too (botocore's "max_attempts" counts retries only).
             retries={"total_max_attempts": max_attempts, "mode": "standard"},
             connect_timeout=per_attempt,
@@ -65,13 +92,20 @@ class CloudWatchEvidenceReader:
         )
         if isinstance(session_or_clients, Mapping):
             self._clients = dict(session_or_clients)
-        else:
-            session = session_or_clients or boto3.Session()
+            return
+        try:
+            session = session_or_clients or (build_session(identity, client_config=config) if identity else boto3.Session())
             # Clients are made here, on one thread: sessions are not thread-safe, clients are.
             self._clients = {name: session.client(name, config=config) for name in ("cloudwatch", "elbv2", "route53")}
+        except BotoCoreError as err:  # a profile that does not exist, an unreadable config file
+            who = f" (reading as {identity.describe()})" if identity else ""
+            self._setup_problem = f"credentials: {type(err).__name__}: {err}{who}"
+            self._clients = {}
 
     def read(self, request: EvidenceRequest) -> Evidence:
-        """Metrics, alarms, health and drift of the candidate over [since, until]; problems instead of raises."""
+        """Metrics, alarms, health and drift of the candidate; problems instead of raises."""
+        if self._setup_problem:
+            return Evidence(problems=(self._setup_problem,))
         reads: dict[str, Callable[[EvidenceRequest], dict[str, Any]]] = {"health": self._health}
         if request.metrics:
             reads["metrics"] = self._metrics
@@ -105,9 +139,14 @@ class CloudWatchEvidenceReader:
         )
 
     def _metrics(self, request: EvidenceRequest) -> dict[str, Any]:
-        """Sums over the window; no RequestCount datapoint at all = no evidence (None), never 0-as-pass."""
+        """Sums over `metric_window`; no RequestCount datapoint at all = no evidence (None), never 0-as-pass.
+        A window without one complete minute yet is a problem (inconclusive), not an empty pass."""
         if not (request.candidate_target_group_arn and request.load_balancer_arn):
             return {"problems": ["metrics: the request names no candidate target group or load balancer"]}
+        window = metric_window(request.since, request.until)
+        if window is None:
+            return {"problems": [f"metrics: {no_complete_minute(request.since)}"]}
+        start, end = window
         dimensions = [
             {"Name": "TargetGroup", "Value": arn_suffix(request.candidate_target_group_arn)},
             {"Name": "LoadBalancer", "Value": arn_suffix(request.load_balancer_arn)},
@@ -136,8 +175,8 @@ class CloudWatchEvidenceReader:
                 }
                 for query_id, (metric, stat) in queries.items()
             ],
-            StartTime=request.since,
-            EndTime=request.until,
+            StartTime=start,
+            EndTime=end,
         )
         values: dict[str, list[float]] = {r["Id"]: list(r.get("Values", [])) for r in answer.get("MetricDataResults", [])}
         if not values.get("requests"):
@@ -225,6 +264,69 @@ class CloudWatchEvidenceReader:
             if status != "INSYNC":
                 result["problems"] = [f"weights: Route53 change {target.change_id} is {status}, not yet INSYNC"]
         return result
+
+
+def metric_window(since: datetime, until: datetime) -> tuple[datetime, datetime] | None:
+    """The [start, end) whose per-minute metrics a gate counts, or None while there is none yet.
+
+    start = `since` (the step's start) rounded UP to the minute: only minutes that lie entirely
+    after the step started. GetMetricData would round a StartTime down ("Start time less than 15
+    days ago - Round down to the nearest whole minute", GetMetricData API reference,
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html), which
+    would mix in traffic from before the step (the old weights, or the previous version).
+    end = `until` (now) rounded DOWN to the minute, minus `SETTLE_DELAY`: only minutes old enough
+    to be complete; EndTime is exclusive, so the minute starting at `end` is not counted.
+
+    >>> at = lambda hhmmss: datetime.fromisoformat(f"2025-01-01T{hhmmss}+00:00")
+    >>> [t.strftime("%H:%M") for t in metric_window(at("12:00:20"), at("12:05:20"))]
+    ['12:01', '12:02']
+    >>> metric_window(at("12:00:20"), at("12:04:59")) is None
+    True
+    >>> [t.strftime("%H:%M") for t in metric_window(at("12:00:00"), at("12:10:00"))]
+    ['12:00', '12:07']
+    """
+    start = _ceil_minute(since)
+    end = _floor_minute(until) - SETTLE_DELAY
+    return (start, end) if end > start else None
+
+
+def minimum_bake_minutes() -> int:
+    """The shortest bake (whole minutes) after which a CloudWatch gate is sure to have evidence.
+
+    Wherever in its minute a step starts, its first whole minute begins up to a minute later
+    (rounding up), must itself pass (one minute) and must then be `SETTLE_DELAY` old:
+    1 + 1 + 3 = 5 minutes (now is rounded down, but a whole-minute bake loses nothing to that).
+    Example: a step starts at 12:00:20; with 5 minutes the gate at 12:05:20 counts 12:01-12:02;
+    with 4, at 12:04:20 there is no complete minute yet and the first gate holds as inconclusive.
+
+    >>> minimum_bake_minutes()
+    5
+    """
+    return int((SETTLE_DELAY + 2 * METRIC_PERIOD) / METRIC_PERIOD)
+
+
+def no_complete_minute(since: datetime) -> str:
+    """Why an empty window holds, and from when the gate will have evidence.
+
+    >>> from datetime import timezone
+    >>> no_complete_minute(datetime(2025, 1, 1, 12, 0, 20, tzinfo=timezone.utc))
+    'no complete minute of metrics since the step started yet (only whole minutes after 12:00:20 count, once 3 min old: evidence from 12:05 on)'
+    """
+    ready = _ceil_minute(since) + METRIC_PERIOD + SETTLE_DELAY
+    settle = int(SETTLE_DELAY / METRIC_PERIOD)
+    return (
+        f"no complete minute of metrics since the step started yet (only whole minutes after {since:%H:%M:%S} "
+        f"count, once {settle} min old: evidence from {ready:%H:%M} on)"
+    )
+
+
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
+
+
+def _ceil_minute(moment: datetime) -> datetime:
+    floor = _floor_minute(moment)
+    return floor if floor == moment else floor + METRIC_PERIOD
 
 
 def _guarded(read: Callable[[EvidenceRequest], dict[str, Any]], request: EvidenceRequest) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Callable, Mapping
 
 from components.config import CutoverConfig, Platform, Router, ServiceConfig, StrategyKind
+from components.gates.aws_identity import gate_identity
 from components.gates.gate import evaluate_gate
 from components.gates.model import GateResult
 from components.gates.reader import EvidenceReader, EvidenceRequest, Route53Target
@@ -21,7 +22,14 @@ from components.rollout.model import Phase, RolloutState
 ReaderFactory = Callable[[ServiceConfig], EvidenceReader]
 
 
-def default_reader_factory(region: str) -> ReaderFactory:
+def default_reader_factory(region: str, aws_settings: Mapping[str, Any] | None = None) -> ReaderFactory:
+    """Readers for the program: Prometheus per distinct query set, one CloudWatch reader for all.
+
+    `aws_settings` are the stack's `aws:*` values (keys `profile`, `assumeRoles`, `assumeRole`;
+    `region` is the one passed): the CloudWatch reader runs as the provider does. They are checked
+    here, before any gate runs: a malformed value raises `AwsSettingsError` naming the key.
+    """
+    identity = gate_identity({**(aws_settings or {}), "region": region})
     readers: dict[str, EvidenceReader] = {}
 
     def reader_for(service: ServiceConfig) -> EvidenceReader:
@@ -38,10 +46,43 @@ def default_reader_factory(region: str) -> ReaderFactory:
         if "cloudwatch" not in readers:
             from components.gates.cloudwatch_reader import CloudWatchEvidenceReader
 
-            readers["cloudwatch"] = CloudWatchEvidenceReader(region=region)
+            readers["cloudwatch"] = CloudWatchEvidenceReader(identity=identity)
         return readers["cloudwatch"]
 
     return reader_for
+
+
+def bake_warnings(config: CutoverConfig) -> list[str]:
+    """One sentence per AWS service whose CloudWatch metric gate cannot have evidence when its bake ends.
+
+    The CloudWatch reader counts only complete minutes after the step started (see
+    `cloudwatch_reader.metric_window`); with a shorter bake the first gate after it holds as
+    inconclusive, and enough of those pause the rollout. Services judged by Prometheus, with no
+    metric threshold (alarms and health only), or on Kubernetes (bake only without Prometheus) are
+    not concerned.
+    """
+    short = {
+        name: service.strategy.bake_minutes
+        for name, service in config.services.items()
+        if service.platform is Platform.AWS
+        and service.strategy.analysis is not None
+        and service.strategy.analysis.prometheus is None
+        and Thresholds.from_analysis(service.strategy.analysis, service.replicas).judges_metrics
+    }
+    if not short:
+        return []
+    from components.gates.cloudwatch_reader import SETTLE_DELAY, minimum_bake_minutes  # boto3: only when needed
+
+    minimum = minimum_bake_minutes()
+    settle = int(SETTLE_DELAY.total_seconds() // 60)
+    return [
+        f"cutover:services.{name}.strategy.bakeMinutes is {bake}, below {minimum}: the CloudWatch gate counts only "
+        f"whole minutes after the step started that are at least {settle} min old (ALB metrics arrive per minute, "
+        f"minutes late), so when the bake ends there is no complete minute to judge yet and the first gate holds "
+        f"as inconclusive; set it to {minimum} or more"
+        for name, bake in sorted(short.items())
+        if bake < minimum
+    ]
 
 
 def gate_source(

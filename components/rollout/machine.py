@@ -22,6 +22,7 @@ Two rules keep every prefix of a run safe (see README, "How a rollout moves"):
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from components.gates.model import GateResult, GateVerdict
@@ -371,7 +372,7 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
     # Bake time is for watching traffic: a candidate at 0 % has nothing to watch.
     baked = now - state.step_started_at
     if state.candidate_percent > 0 and baked < spec.bake:
-        left = int((spec.bake - baked).total_seconds() // 60) + 1
+        left = math.ceil((spec.bake - baked).total_seconds() / 60)
         return state.with_(reason=f"baking step {step}: about {left} min left")
     if gate.verdict is GateVerdict.HOLD:
         runs = state.inconclusive_runs + 1 if gate.inconclusive else state.inconclusive_runs

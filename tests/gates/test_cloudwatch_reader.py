@@ -36,8 +36,9 @@ def reader(**options: float) -> CloudWatchEvidenceReader:
     return CloudWatchEvidenceReader(shared_session(), region=REGION, **{"timeout_seconds": 5.0, "max_attempts": 1, **options})
 
 
-def put_traffic(world: AlbWorld, requests: int, errors: int, mean_latency_s: float, minutes_ago: int = 2) -> None:
-    """What an ALB publishes for the green target group in one minute inside the window."""
+def put_traffic(world: AlbWorld, requests: int, errors: int, mean_latency_s: float, minutes_ago: int = 5) -> None:
+    """What an ALB publishes for the green target group in one minute inside the window
+    (requests span the last 10 minutes; the reader counts minutes at least SETTLE_DELAY old)."""
     dims = [
         {"Name": "TargetGroup", "Value": arn_suffix(world.target_group_arns["green"])},
         {"Name": "LoadBalancer", "Value": arn_suffix(world.load_balancer_arn)},
@@ -104,8 +105,8 @@ def test_twenty_percent_5xx_aborts(moto: str) -> None:
 
 def test_slow_responses_abort_on_the_request_weighted_mean(moto: str) -> None:
     world = build_alb_world()
-    put_traffic(world, requests=400, errors=0, mean_latency_s=0.1, minutes_ago=3)
-    put_traffic(world, requests=100, errors=0, mean_latency_s=4.1, minutes_ago=2)
+    put_traffic(world, requests=400, errors=0, mean_latency_s=0.1, minutes_ago=6)
+    put_traffic(world, requests=100, errors=0, mean_latency_s=4.1, minutes_ago=5)
     result = evaluate_gate(reader(), world.request(), THRESHOLDS)
     # (400 * 0.1 + 100 * 4.1) / 500 = 0.9 s; the mean of the two minutes would be 2.1 s
     assert result.verdict is GateVerdict.ABORT

@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from rehearsal.moto_backend import MotoAws, MotoBackedMocks
 from rehearsal.scenario import Stack
-from rehearsal.traffic import put_candidate_traffic, set_alarm
+from rehearsal.traffic import inside_first_counted_minute, put_candidate_traffic, set_alarm
 from tests.builders import aws_config, service
 
 ANALYSIS = {"maxErrorRate": 0.05, "maxLatencyMs": 800, "minRequests": 100, "alarms": ["web-5xx"], "maxInconclusiveRuns": 3}
@@ -42,6 +42,8 @@ def gated_stack(moto: MotoAws, kind: str = "canary", router: str = "alb", **anal
 
 
 def step_with_traffic(stack: Stack, requests: int, errors: int = 0, latency_ms: float = 120):
+    """Five minutes of the step go by with one minute of candidate traffic in its first counted minute, then a run."""
+    at = inside_first_counted_minute(stack.now)  # the last run started this step
     stack.advance(5)
-    put_candidate_traffic(stack.saved, "web", at=stack.now - timedelta(minutes=1), requests=requests, errors=errors, latency_ms=latency_ms)
+    put_candidate_traffic(stack.saved, "web", at=at, requests=requests, errors=errors, latency_ms=latency_ms)
     return stack.up()

@@ -221,3 +221,10 @@ def test_the_rehearsal_reports_bad_config_without_a_traceback(tmp_path: Path):
     assert done.returncode != 0
     assert "cutover:services.web.strategy.steps: steps must increase and end at 100" in done.stdout
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_a_bake_too_short_for_cloudwatch_evidence_warns_naming_the_key_and_still_runs():
+    stack = Stack(aws_config({"web": service(bakeMinutes=1, analysis={"maxErrorRate": 0.05})}))
+    run = stack.up()
+    assert run.result.error is None
+    assert any("cutover:services.web.strategy.bakeMinutes" in line for line in run.result.logs), run.result.logs
