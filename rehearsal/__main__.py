@@ -1,24 +1,167 @@
 """`python -m rehearsal`: play a stack's scenario under the mock engine, one line per service per run.
 
     python -m rehearsal                       # the dev stack and rehearsal/scenarios/dev.yaml
+    python -m rehearsal --stack prod          # Pulumi.prod.yaml and rehearsal/scenarios/prod.yaml
     python -m rehearsal --stack staging --scenario my-scenario.yaml
+
+Every run is reviewed by the policy pack with the stack's policies/config/<stack>.json, as
+`pulumi up --policy-pack policies` would (see rehearsal/policy_check.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
+import re
 import sys
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rehearsal.engine import PROJECT_ROOT, stack_config
-from rehearsal.policy_check import check
+from rehearsal.engine import PROJECT_ROOT, RecordingMocks, stack_config
+from rehearsal.moto_backend import MotoAws, MotoBackedMocks
+from rehearsal.policy_check import PolicyReview, review
 from rehearsal.scenario import Run, Stack
-from rehearsal.traffic import put_candidate_traffic, set_alarm
+from rehearsal.traffic import inside_first_counted_minute, put_candidate_traffic, set_alarm
+
+SCENARIOS = PROJECT_ROOT / "rehearsal" / "scenarios"
+CONFIG_KEY = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+
+
+# --- scenario files ---------------------------------------------------------------------------
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be played; one line per problem, each naming the run and the key."""
+
+    def __init__(self, problems: Sequence[str]):
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+class _ScenarioModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Traffic(_ScenarioModel):
+    """One minute of traffic on a service's candidate color, written to CloudWatch (moto) before the run."""
+
+    requests: int = Field(ge=0, description="requests in that minute")
+    errors: int = Field(default=0, ge=0, description="5xx among them")
+    latency_ms: float = Field(default=100, gt=0, alias="latencyMs", description="mean response time")
+
+    @model_validator(mode="after")
+    def _errors_are_requests(self) -> "Traffic":
+        if self.errors > self.requests:
+            raise ValueError(f"errors ({self.errors}) cannot exceed requests ({self.requests})")
+        return self
+
+
+class ScenarioRun(_ScenarioModel):
+    """One `pulumi up` (or `pulumi preview`) of the scenario, and what changes before it."""
+
+    note: str | None = Field(default=None, description="printed after the run's header")
+    after: float = Field(default=0, ge=0, description="minutes since the previous run")
+    set: dict[str, Any] = Field(default_factory=dict, description="config keys (dotted paths) to change; null removes")
+    alarms: dict[str, Literal["OK", "ALARM", "INSUFFICIENT_DATA"]] = Field(
+        default_factory=dict, description="CloudWatch alarm states to force (moto)")
+    traffic: dict[str, Traffic] = Field(default_factory=dict, description="candidate traffic per service (moto)")
+    preview: bool = Field(default=False, description="a `pulumi preview`: evaluated and shown, nothing applied or saved")
+
+    @field_validator("set")
+    @classmethod
+    def _config_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if not CONFIG_KEY.match(key):
+                raise ValueError(f"{key!r} is not a config key: write <namespace>:<key>[.<path>], "
+                                 "e.g. cutover:services.web.version")
+        return value
+
+
+class Scenario(_ScenarioModel):
+    """A scenario file: successive runs of one stack."""
+
+    backend: Literal["moto"] | None = Field(default=None, description="moto: gates read an in-process AWS emulator")
+    runs: list[ScenarioRun] = Field(min_length=1)
+
+
+FIRST_DEPLOY = Scenario(runs=[ScenarioRun(note="first deploy")])
+"""What a stack without a scenario file plays."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} given twice", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def load_scenario(path: Path) -> Scenario:
+    """A scenario file, validated; ScenarioError lists what is wrong, by run and key."""
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ScenarioError([f"cannot read: {err.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ScenarioError([f"{where}not valid YAML: {problem}"]) from None
+    if not isinstance(data, dict):
+        raise ScenarioError(["expected a mapping with `runs:` (a list of runs), e.g. runs: [{note: first deploy}]"])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError([_problem(e) for e in err.errors()]) from None
+    needs_moto = [f"run {i}: {key}: needs `backend: moto` (alarms and metrics live in the AWS emulator)"
+                  for i, run in enumerate(scenario.runs, 1) for key in ("alarms", "traffic")
+                  if getattr(run, key) and scenario.backend != "moto"]
+    if needs_moto:
+        raise ScenarioError(needs_moto)
+    return scenario
+
+
+def _problem(error: dict[str, Any]) -> str:
+    """One pydantic error as `run 2: traffic.web.requests: <what is wrong>`."""
+    loc = list(error["loc"])
+    where = []
+    if len(loc) >= 2 and loc[0] == "runs" and isinstance(loc[1], int):
+        where.append(f"run {loc[1] + 1}")
+        loc = loc[2:]
+    key = ".".join(str(part) for part in loc)
+    if key:
+        where.append(key)
+    if error["type"] == "extra_forbidden":
+        what = f"unknown key (known: {', '.join(_known_keys(error['loc']))})"
+    elif error["type"] == "missing":
+        what = "required"
+    else:
+        what = error["msg"].removeprefix("Value error, ")
+        if not isinstance(error.get("input"), (dict, list)) and error["type"] != "value_error":
+            what += f" (got {error['input']!r})"
+    return ": ".join([*where, what])
+
+
+def _known_keys(loc: Sequence[Any]) -> list[str]:
+    model = {1: Scenario, 3: ScenarioRun, 5: Traffic}.get(len(loc), Scenario)
+    return sorted(field.alias or name for name, field in model.model_fields.items())
+
+
+# --- playing a scenario -----------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,31 +170,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", type=Path, help="scenario file (default: rehearsal/scenarios/<stack>.yaml)")
     args = parser.parse_args(argv)
     stack_file = PROJECT_ROOT / f"Pulumi.{args.stack}.yaml"
-    scenario_file = args.scenario or PROJECT_ROOT / "rehearsal" / "scenarios" / f"{args.stack}.yaml"
     if not stack_file.exists():
         print(f"rehearsal: no {stack_file.name}", file=sys.stderr)
         return 2
-    scenario = (yaml.safe_load(scenario_file.read_text()) or {}) if scenario_file.exists() else {}
-    runs = scenario.get("runs") or [{"note": "first deploy"}]
+    scenario_file = args.scenario or SCENARIOS / f"{args.stack}.yaml"
+    if args.scenario is not None and not args.scenario.is_file():
+        print(f"rehearsal: {args.scenario}: no such scenario file", file=sys.stderr)
+        return 2
+    try:
+        scenario = load_scenario(scenario_file) if scenario_file.exists() else FIRST_DEPLOY
+    except ScenarioError as err:
+        for problem in err.problems:
+            print(f"rehearsal: {_shown(scenario_file)}: {problem}", file=sys.stderr)
+        return 2
+    source = scenario_file.name if scenario_file.exists() else f"no {_shown(scenario_file)}: a first deploy"
     config = stack_config(stack_file)
-    with backend(scenario.get("backend"), config) as (mocks_factory, start):
-        stack = Stack(config, stack=args.stack, mocks_factory=mocks_factory, **({"start": start} if start else {}))
+    with backend(scenario.backend, config) as (mocks_factory, start):
+        stack = Stack(config, stack=args.stack, mocks_factory=mocks_factory,
+                      policies=lambda result: review(result, args.stack), **({"start": start} if start else {}))
         where = " and moto" if mocks_factory else ""
-        print(f"rehearsal of stack {args.stack}: {len(runs)} runs of __main__.py under the mock engine{where} ({scenario_file.name})")
-        return play(stack, runs, args.stack)
+        print(f"rehearsal of stack {args.stack}: {len(scenario.runs)} runs of __main__.py under the mock engine{where} ({source})")
+        return play(stack, scenario.runs)
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
 
 
 @contextlib.contextmanager
 def backend(kind: str | None, config: dict):
-    """`moto`: resources the gates read also exist in an in-process AWS emulator."""
+    """`moto`: resources the gates read also exist in an in-process AWS emulator.
+
+    Moto is written as the program registers, before the policy pack has seen the run: an `up` the pack
+    blocks keeps the live world and the outputs as they were, but its writes have reached moto (not modelled).
+    """
     if kind is None:
         yield None, None
         return
-    if kind != "moto":
-        raise SystemExit(f"rehearsal: unknown backend {kind!r} (known: moto)")
-    from moto import mock_aws
-
-    from rehearsal.moto_backend import MotoAws, MotoBackedMocks
+    from moto import mock_aws  # heavy: only for scenarios that ask for it
 
     os.environ.update({"AWS_ACCESS_KEY_ID": "rehearsal", "AWS_SECRET_ACCESS_KEY": "rehearsal", "AWS_DEFAULT_REGION": "us-east-1"})
     os.environ.pop("AWS_ENDPOINT_URL", None)
@@ -61,37 +219,76 @@ def backend(kind: str | None, config: dict):
             config["cutover:dns"]["zoneId"] = moto.create_zone(config["cutover:dns"]["domain"])
         # Metrics carry real timestamps: play the scenario in the recent past.
         start = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=6)
-        yield (lambda previous, region: MotoBackedMocks(previous, region, moto)), start
+        yield (lambda previous, region: PreviewSafeMotoMocks(previous, region, moto)), start
 
 
-def play(stack: Stack, runs: list[dict], stack_name: str) -> int:
+class PreviewSafeMotoMocks(MotoBackedMocks):
+    """MotoBackedMocks whose previews write nothing to moto.
+
+    MotoBackedMocks creates and modifies load balancers, rules, targets and records in moto as the program
+    registers them. A preview must not: it would move the emulator's weights, and the `up` after it would
+    find them "changed outside Pulumi". In a preview the gates still read moto, and a resource moto already
+    has keeps the provider-computed outputs (ARN, DNS name) of its last applied state, so the inputs that name
+    it match the live ones; a resource new in this run keeps the mock's, as a preview cannot know the real ones.
+    """
+
+    def new_resource(self, args):
+        if not self.preview or args.resource_id or args.typ not in self.moto.handlers:
+            return super().new_resource(args)
+        resource_id, outputs = RecordingMocks.new_resource(self, args)
+        key = f"{args.typ}::{args.name}"
+        applied = self.world.resources.get(key)
+        if applied is not None:
+            computed = {k: applied.outputs[k] for k in outputs if k not in args.inputs and k in applied.outputs}
+            outputs = {**outputs, **computed}
+            self.resources[key] = dataclasses.replace(self.resources[key], outputs=outputs)
+        return resource_id, outputs
+
+
+def play(stack: Stack, runs: Sequence[ScenarioRun]) -> int:
     failed = False
-    for step in runs:
-        stack.advance(step.get("after", 0))
-        for key, value in (step.get("set") or {}).items():
+    for number, step in enumerate(runs, 1):
+        traffic_at = inside_first_counted_minute(stack.now)  # this step's traffic lies where the gate counts it
+        stack.advance(step.after)
+        for key, value in step.set.items():
             stack.set(key, value)
-        for name, state in (step.get("alarms") or {}).items():
+        for name, state in step.alarms.items():
             set_alarm(name, state)
-        for service, traffic in (step.get("traffic") or {}).items():
-            put_candidate_traffic(stack.saved, service, at=stack.now - timedelta(minutes=1), requests=traffic["requests"],
-                                  errors=traffic.get("errors", 0), latency_ms=traffic.get("latencyMs", 100))
-        run = stack.preview() if step.get("preview") else stack.up()
-        print(describe(run, stack, step.get("note")))
-        failed = failed or run.result.error is not None
-        if run.result.error is None:
-            violations = check(run.result, stack_name)
-            for v in violations:
-                print(f"  policy {v.enforcement_level:<9} {v.policy_name}: {v.message}")
-            failed = failed or any(v.enforcement_level == "mandatory" for v in violations)
+        for service, traffic in step.traffic.items():
+            if stack.saved is None or service not in stack.saved.outputs.get("rollouts", {}):
+                print(f"rehearsal: run {number}: traffic.{service}: no applied run has a service {service!r} "
+                      "(traffic goes to its candidate color as the last applied run recorded it)", file=sys.stderr)
+                return 2
+            put_candidate_traffic(stack.saved, service, at=traffic_at, requests=traffic.requests,
+                                  errors=traffic.errors, latency_ms=traffic.latency_ms)
+        run = stack.preview() if step.preview else stack.up()
+        print(describe(run, stack, step.note))
+        failed = failed or run.result.error is not None or (run.policy is not None and run.policy.fails)
     return 1 if failed else 0
 
 
 def describe(run: Run, stack: Stack, note: str | None) -> str:
     kind = "preview" if run.preview else "up"
     header = f"run {run.number} ({kind}, {stack.now:%H:%M})" + (f" — {note}" if note else "")
-    if run.result.error:
-        return f"{header}\n  error: {run.result.error}"
     lines = [header]
+    if run.blocked:
+        lines.append("  blocked by a mandatory resource policy: `pulumi up` stops before any change; nothing applied, "
+                     "outputs kept")
+        if run.result.error:
+            lines.append(f"  error: {run.result.error}")
+    elif run.result.error:
+        lines.append(f"  error: {run.result.error}")
+    else:
+        lines += _service_lines(run)
+    if run.policy is not None:
+        lines += _policy_lines(run.policy, applied=not (run.preview or run.blocked))
+        if run.preview and run.policy.fails:
+            lines.append("  preview failed: `pulumi up` would stop after this preview, before any change")
+    return "\n".join(lines)
+
+
+def _service_lines(run: Run) -> list[str]:
+    lines = []
     for name, record in sorted(run.result.outputs.get("rollouts", {}).items()):
         weights = record["weights"]
         changed = run.changed(name)
@@ -105,7 +302,14 @@ def describe(run: Run, stack: Stack, note: str | None) -> str:
             f"  {versions:<11} +{len(changed['created'])} ~{len(changed['updated'])} ±{len(changed['replaced'])} -{len(changed['deleted'])}"
             f"  {record['reason']}{verdict}"
         )
-    return "\n".join(lines)
+    return lines
+
+
+def _policy_lines(policy: PolicyReview, *, applied: bool) -> list[str]:
+    """Resource-policy violations as before; stack-policy ones say when the engine reports them."""
+    stack_label = "stack policy, reported after the changes" if applied else "stack policy"
+    return ([f"  policy {v.enforcement_level:<9} {v.policy_name}: {v.message}" for v in policy.before]
+            + [f"  policy {v.enforcement_level:<9} {v.policy_name} ({stack_label}): {v.message}" for v in policy.after])
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ the gate scenarios' stand-in for real users, written into moto."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import boto3
 
@@ -37,6 +37,15 @@ def put_candidate_traffic(
     if errors:  # as an ALB does: no 5xx datapoint in a minute without 5xx
         data.append({"MetricName": "HTTPCode_Target_5XX_Count", "Dimensions": dimensions, "Timestamp": at, "Value": errors, "Unit": "Count"})
     boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=NAMESPACE, MetricData=data)
+
+
+def inside_first_counted_minute(step_started: datetime) -> datetime:
+    """A moment in the first whole minute after `step_started`: the CloudWatch gate counts only whole minutes
+    after the step began that are a few minutes old (cloudwatch_reader.metric_window), and that minute is
+    the one sure to be counted by a run five minutes on, wherever in its minute the step started."""
+    minute = step_started.replace(second=0, microsecond=0)
+    first = minute if minute == step_started else minute + timedelta(minutes=1)
+    return first + timedelta(seconds=30)
 
 
 def set_alarm(name: str, state: str, region: str = "us-east-1") -> None:
