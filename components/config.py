@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 CONFIG_NAMESPACE = "cutover"
-CONFIG_KEYS = ("network", "dns", "services", "kubernetes", "stateStack")
+CONFIG_KEYS = ("network", "dns", "services", "kubernetes", "stateStack", "promotion", "notifications")
 PLAIN_KEYS = ("stateStack",)
 """Keys whose value is a plain string, not a JSON object."""
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
@@ -285,6 +285,27 @@ class ServiceConfig(_Model):
                 raise ConfigProblem(f"secrets.{env_name}", str(err)) from None
 
 
+class PromotionConfig(_Model):
+    """This stack starts a version only after another stack (`from`) completed that same version."""
+
+    from_stack: str = Field(alias="from", pattern=STACK_NAME.pattern,
+                            description="the stack whose outputs gate this one: `staging` or <org>/<project>/<stack>")
+    require_analysis: bool = Field(default=False, description="the source's completion must have passed analysis gates")
+
+
+class NotificationKind(str, Enum):
+    SLACK = "slack"
+    TEAMS = "teams"
+    GENERIC = "generic"
+
+
+class NotificationTarget(_Model):
+    """A webhook the operator tools (`python -m cutover drive`, `approve`, ...) post phase changes to."""
+
+    url: str = Field(pattern=r"^https?://\S+$", description="incoming webhook URL (may be a Pulumi secret)")
+    kind: NotificationKind = NotificationKind.GENERIC
+
+
 class CutoverConfig(_Model):
     state_stack: str | None = Field(
         default=None, pattern=STACK_NAME.pattern,
@@ -294,6 +315,8 @@ class CutoverConfig(_Model):
     dns: DnsConfig | None = None
     services: dict[str, ServiceConfig] = Field(min_length=1)
     kubernetes: KubernetesConfig | None = None
+    promotion: PromotionConfig | None = None
+    notifications: list[NotificationTarget] = Field(default_factory=list)
 
     @field_validator("services")
     @classmethod

@@ -95,7 +95,7 @@ def test_an_unknown_top_level_key_is_refused():
     stack = Stack(aws_config())
     stack.config["cutover:servics"] = {"web": service()}
     run = stack.up()
-    assert "cutover:servics: unknown key (known: network, dns, services, kubernetes, stateStack)" in run.result.error
+    assert "cutover:servics: unknown key (known: network, dns, services, kubernetes, stateStack, promotion, notifications)" in run.result.error
     assert run.result.resources == {}
 
 
