@@ -11,8 +11,8 @@ from __future__ import annotations
 import pulumi
 
 from components.app import ServiceDecision, color_plan, needs_preview, routing_host
-from components.config import CONFIG_NAMESPACE, CutoverConfig, Router
-from components.kubernetes.manifest import max_surge
+from components.config import CONFIG_NAMESPACE, AutoscalingConfig, CutoverConfig, Router
+from components.kubernetes.manifest import HorizontalScaling, max_surge
 from components.kubernetes.service import KubernetesService, KubernetesServiceArgs
 
 
@@ -47,7 +47,15 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
                 environment=dict(service.environment),
                 secrets=dict(service.secrets),
                 decision=decision,
+                autoscaling=_autoscaling(service.autoscaling),
             ),
         )
         records[name] = component.record
         endpoints[name] = component.endpoints
+
+
+def _autoscaling(settings: AutoscalingConfig | None) -> HorizontalScaling | None:
+    """The config's `autoscaling` as plain values (its `targetRequestsPerTarget` is refused on Kubernetes by the config)."""
+    if settings is None:
+        return None
+    return HorizontalScaling(settings.min_replicas, settings.max_replicas, settings.target_cpu_percent)

@@ -9,11 +9,28 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.applied import field_of
-from components.kubernetes.manifest import APP_LABEL, SERVICE_PORT, backend_ref_weights
+from components.kubernetes.manifest import (
+    APP_LABEL,
+    PATCH_FORCE,
+    ROUTE_ACCEPTED_WAIT_FOR,
+    SERVICE_PORT,
+    WAIT_FOR_ANNOTATION,
+    backend_ref_weights,
+)
 from components.kubernetes.selector_service import cluster_url, selector_service, service_name
 from components.rollout.model import Weights
 
 GATEWAY_API_VERSION = "gateway.networking.k8s.io/v1"
+ROUTE_ANNOTATIONS = {
+    # The weights are this object's spec: a hand edit (`kubectl edit httproute`) must never make the next
+    # update, the one that aborts included, fail with a server-side apply conflict (pulumi-kubernetes#2491).
+    **PATCH_FORCE,
+    # A custom resource has no built-in await: without this, an update "succeeds" on a route the Gateway
+    # refused, and its spec weights read back as applied. With it, the update returns only once the Gateway
+    # reports the route Accepted and its backendRefs resolved (pulumi-kubernetes#3134, v4.18.0; see
+    # manifest.ROUTE_ACCEPTED_WAIT_FOR), and fails after the await timeout (10 minutes) otherwise.
+    WAIT_FOR_ANNOTATION: ROUTE_ACCEPTED_WAIT_FOR,
+}
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,11 @@ class WeightedHttpRoute(pulumi.ComponentResource):
             f"{name}-route",
             api_version=GATEWAY_API_VERSION,
             kind="HTTPRoute",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels={APP_LABEL: args.service}, annotations=pulumi.Output.from_input(args.decision).apply(lambda d: dict(d) or None)),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                namespace=args.namespace,
+                labels={APP_LABEL: args.service},
+                annotations=pulumi.Output.from_input(args.decision).apply(lambda record: {**record, **ROUTE_ANNOTATIONS}),
+            ),
             spec={
                 "parentRefs": [
                     {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": args.gateway_name, "namespace": args.gateway_namespace}

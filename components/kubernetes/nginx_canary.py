@@ -33,12 +33,26 @@ from components.kubernetes.manifest import (
     APP_LABEL,
     CANARY_ANNOTATION,
     CANARY_WEIGHT_ANNOTATION,
+    PATCH_FORCE,
     SERVICE_PORT,
+    SKIP_AWAIT,
     canary_weight,
     selected_color,
     weights_from_colors,
 )
 from components.kubernetes.selector_service import cluster_url, selector_service, service_name
+
+INGRESS_ANNOTATIONS = {
+    # pulumi-kubernetes' Ingress await waits for `.status.loadBalancer.ingress` (the Ingress API docs of
+    # pulumi_kubernetes.networking.v1.Ingress, condition 3), which many ingress-nginx installs never publish
+    # (no `--publish-service`, a NodePort or hostNetwork controller): every update would hang for the
+    # 10-minute await timeout and then fail. Readiness is not lost: the Services behind these Ingresses
+    # select only colors whose Deployment (await on) reported ready first, and the Ingresses depend on them.
+    **SKIP_AWAIT,
+    # The canary weight is an annotation of this object: a hand edit (`kubectl annotate --overwrite`) takes
+    # it over, and the next server-side apply, the abort included, would fail with a conflict without force.
+    **PATCH_FORCE,
+}
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,7 @@ class NginxCanary(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 namespace=args.namespace,
                 labels={APP_LABEL: args.service},
-                annotations=pulumi.Output.from_input(annotations).apply(lambda values: dict(values) or None),
+                annotations=pulumi.Output.from_input(annotations).apply(lambda values: {**values, **INGRESS_ANNOTATIONS}),
             ),
             spec=k8s.networking.v1.IngressSpecArgs(
                 ingress_class_name=args.ingress_class,

@@ -11,7 +11,7 @@ from typing import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.kubernetes.manifest import APP_LABEL, PORT_NAME, SERVICE_PORT, SKIP_AWAIT_ANNOTATION, selector
+from components.kubernetes.manifest import APP_LABEL, PATCH_FORCE, PORT_NAME, SERVICE_PORT, SKIP_AWAIT, selector
 
 ROLE_LABEL = "cutover.dev/role"
 
@@ -33,9 +33,14 @@ def selector_service(
     when no ready pod is selected, which is the normal state of an idle color (0 replicas) or of a
     candidate before its first step. Readiness is still enforced where it matters: Deployments keep
     their await, and every resource that gives a color traffic depends on that color's Deployment.
+
+    `pulumi.com/patchForce`: the selector is what routes traffic (a color switch, the nginx stable and
+    candidate Services), so the program always wins it. Without force, a hand edit of the selector or of the
+    record annotations (`kubectl edit`, `kubectl patch`) makes that field another manager's, and the next
+    server-side apply fails with a conflict — including the run that aborts (pulumi-kubernetes#2491).
     """
-    skip_await = {} if wait_for_pods else {SKIP_AWAIT_ANNOTATION: "true"}
-    metadata_annotations = pulumi.Output.from_input(annotations or {}).apply(lambda values: {**values, **skip_await} or None)
+    pulumi_annotations = {**PATCH_FORCE, **({} if wait_for_pods else SKIP_AWAIT)}
+    metadata_annotations = pulumi.Output.from_input(annotations or {}).apply(lambda values: {**values, **pulumi_annotations})
     return k8s.core.v1.Service(
         resource_name,
         metadata=k8s.meta.v1.ObjectMetaArgs(

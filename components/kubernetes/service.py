@@ -8,7 +8,7 @@ import pulumi
 
 from components.app import ColorPlan, ServiceDecision
 from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
-from components.kubernetes.manifest import InvalidKubernetesSetting, candidate_service_color
+from components.kubernetes.manifest import HorizontalScaling, InvalidKubernetesSetting, candidate_service_color
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
@@ -60,6 +60,8 @@ class KubernetesServiceArgs:
     """Env var -> "secret-name:key"."""
     decision: ServiceDecision | None = None
     """This run's decision: the router's record and the exported record are derived from it and the applied objects."""
+    autoscaling: HorizontalScaling | None = None
+    """A HorizontalPodAutoscaler per running color, its bounds set each run from the plan; None: fixed replicas."""
 
 
 class KubernetesService(pulumi.ComponentResource):
@@ -189,6 +191,7 @@ class KubernetesService(pulumi.ComponentResource):
                 memory=args.memory,
                 environment=dict(args.environment),
                 secrets=dict(args.secrets),
+                autoscaling=args.autoscaling,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )

@@ -1,4 +1,5 @@
-"""One color of a service on Kubernetes: its Deployment and the PodDisruptionBudget that guards it."""
+"""One color of a service on Kubernetes: its Deployment, the PodDisruptionBudget that guards it and, with
+`autoscaling`, the HorizontalPodAutoscaler that owns its replica count while the color runs."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.applied import field_of
 from components.live.workloads import deployment_workload
 from components.kubernetes.manifest import (
+    PATCH_FORCE,
     PORT_NAME,
+    HorizontalScaling,
     compute_resources,
     container_env,
+    hpa_bounds,
     pod_labels,
     selector,
     supports_sleep_action,
@@ -56,6 +61,9 @@ class TwinDeploymentArgs:
     """Plain environment variables."""
     secrets: dict[str, str] = field(default_factory=dict)
     """Env var -> "secret-name:key" (a Secret in the same namespace)."""
+    autoscaling: HorizontalScaling | None = None
+    """HPA settings; None: `replicas` is the Deployment's count. With them, a color with replicas > 0 gets an HPA
+    with minReplicas >= replicas, and the Deployment leaves `spec.replicas` to it."""
 
 
 class TwinDeployment(pulumi.ComponentResource):
@@ -74,7 +82,9 @@ class TwinDeployment(pulumi.ComponentResource):
     applied_version: pulumi.Output[str | None]
     """Image tag of the applied pod template."""
     applied_replicas: pulumi.Output[int]
-    """Replicas the Deployment applied."""
+    """Replicas the Deployment applied; with an HPA, `replicas` once the HPA's applied minReplicas guarantees them."""
+    autoscaler_name: pulumi.Output[str | None]
+    """Physical (autonamed) HorizontalPodAutoscaler name, or None when the color has none this run."""
 
     def __init__(self, name: str, args: TwinDeploymentArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:kubernetes:TwinDeployment", name, None, opts)
@@ -84,11 +94,23 @@ class TwinDeployment(pulumi.ComponentResource):
         labels = pod_labels(args.service, args.color, args.version)
         # No metadata.name: Pulumi autonames, so a replacement (should one ever be forced) is created
         # before the old one is deleted instead of delete-then-create with a gap.
+        bounds = hpa_bounds(args.replicas, args.autoscaling)
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=args.namespace, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                namespace=args.namespace,
+                labels=labels,
+                # Server-side apply with force: the program always wins what it declares. Without an HPA that
+                # includes `replicas` (an idle color back to 0 after a `kubectl scale`, an HPA left from an
+                # earlier run that took the field), and always the pod template, so the planned image is the one
+                # applied (pulumi-kubernetes#2491). With an HPA the manifest declares no `replicas`, and force
+                # only applies to declared fields: the HPA keeps the count (Kubernetes, Server-Side Apply).
+                annotations=PATCH_FORCE,
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=args.replicas,
+                # Left out where an HPA owns it: a declared count would be reset by every update, or conflict with
+                # the HPA's field manager (kube-controller-manager, subresource scale).
+                replicas=None if bounds else args.replicas,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector(args.service, args.color)),
                 strategy=k8s.apps.v1.DeploymentStrategyArgs(
                     type="RollingUpdate",
@@ -122,12 +144,52 @@ class TwinDeployment(pulumi.ComponentResource):
         applied = deployment.spec.apply(lambda spec: deployment_workload(spec, None))
         self.applied_version = applied.apply(lambda workload: workload.version)
         self.applied_replicas = applied.apply(lambda workload: workload.desired)
+        self.autoscaler_name = pulumi.Output.from_input(None)
+        if bounds is not None:
+            autoscaler = self._create_autoscaler(name, args, bounds, deployment, child)
+            self.autoscaler_name = autoscaler.metadata.apply(lambda m: m.name if m else None)
+            # The Deployment reads back whatever the HPA chose; what this run guarantees is the HPA's floor.
+            self.applied_replicas = autoscaler.spec.apply(lambda spec: _guaranteed(args.replicas, spec))
         self.register_outputs({
             "deployment_name": self.deployment_name,
             "disruption_budget_name": self.disruption_budget_name,
             "applied_version": self.applied_version,
             "applied_replicas": self.applied_replicas,
+            "autoscaler_name": self.autoscaler_name,
         })
+
+    @staticmethod
+    def _create_autoscaler(name: str, args: TwinDeploymentArgs, bounds: tuple[int, int], deployment: k8s.apps.v1.Deployment,
+                           child: pulumi.ResourceOptions) -> k8s.autoscaling.v2.HorizontalPodAutoscaler:
+        """The color's HPA (autoscaling/v2): CPU utilisation of the pods' requests, within bounds set each run."""
+        scaling = args.autoscaling
+        return k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                namespace=args.namespace,
+                labels=selector(args.service, args.color),
+                # The bounds are the rollout's capacity plan, rewritten every run: a hand edit of min/max must
+                # not turn the next update (an abort included) into a server-side apply conflict.
+                annotations=PATCH_FORCE,
+            ),
+            spec=k8s.autoscaling.v2.HorizontalPodAutoscalerSpecArgs(
+                scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
+                    api_version="apps/v1", kind="Deployment", name=deployment.metadata.apply(lambda m: m.name if m else None)
+                ),
+                min_replicas=bounds[0],
+                max_replicas=bounds[1],
+                metrics=[
+                    k8s.autoscaling.v2.MetricSpecArgs(
+                        type="Resource",
+                        resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
+                            name="cpu",
+                            target=k8s.autoscaling.v2.MetricTargetArgs(type="Utilization", average_utilization=scaling.target_cpu_percent),
+                        ),
+                    )
+                ],
+            ),
+            opts=child,
+        )
 
     @staticmethod
     def _pod_spec(args: TwinDeploymentArgs) -> k8s.core.v1.PodSpecArgs:
@@ -163,6 +225,12 @@ class TwinDeployment(pulumi.ComponentResource):
                 )
             ],
         )
+
+
+def _guaranteed(planned: int, applied_spec) -> int | None:
+    """`planned` when the applied HPA keeps at least that many pods, else its applied floor (a record mismatch)."""
+    floor = field_of(applied_spec, "min_replicas", "minReplicas")
+    return None if floor is None else min(planned, int(floor))
 
 
 def _env_var(item: dict) -> k8s.core.v1.EnvVarArgs:

@@ -17,7 +17,14 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime.sync_await import _sync_await
 
 from components.applied import field_of
-from components.kubernetes.manifest import CANARY_ANNOTATION, backend_ref_weights, canary_weight, selected_color, weights_from_colors
+from components.kubernetes.manifest import (
+    CANARY_ANNOTATION,
+    backend_ref_weights,
+    canary_weight,
+    route_refusal,
+    selected_color,
+    weights_from_colors,
+)
 from components.live.workloads import deployment_workload
 from components.rollout.live import ColorWorkload, LiveRouter, LiveService
 from components.rollout.model import InvalidWeights, Weights
@@ -45,10 +52,16 @@ class KubernetesLiveReader:
         return LiveService(found, colors)
 
     def _gateway(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
-        route = _get(_http_route, f"{name}-live-route", namespace, objects.get("httpRoute"), ("metadata", "spec"))
+        """The weights of an HTTPRoute are its spec: what the Gateway does with them is in its status. A route
+        the Gateway refused (or whose backendRefs it cannot resolve) still "applies" any weights written to
+        it, so a refusal is reported as the router's problem: the run holds (components/rollout/trust.py)."""
+        route = _get(_http_route, f"{name}-live-route", namespace, objects.get("httpRoute"), ("metadata", "spec", "status"))
         color_by_service = {service: color for color, service in (objects.get("colorServices") or {}).items()}
         weights = _weights(backend_ref_weights(route["spec"], color_by_service))
-        return LiveRouter(True, weights, _annotations(route["metadata"]), where=f"HTTPRoute {namespace}/{objects.get('httpRoute')}")
+        where = f"HTTPRoute {namespace}/{objects.get('httpRoute')}"
+        refusal = route_refusal(route["spec"], route["status"], route["metadata"])
+        problem = f"its Gateway does not serve its spec: {refusal}" if refusal else None
+        return LiveRouter(True, weights, _annotations(route["metadata"]), problem=problem, where=where)
 
     def _switch(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
         service = _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, objects.get("stableService"), ("metadata", "spec"))

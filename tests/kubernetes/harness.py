@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
+import pytest
 import yaml
 
 from rehearsal.engine import RecordedResource, RunResult
 from rehearsal.scenario import Stack
+from rehearsal.world import LiveWorld
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-HTTPROUTE_CRD = REPO_ROOT / ".." / "shared" / "schemas" / "gateway-api-v1.6.1-httproutes-crd.yaml"
+SCHEMA_DIR_VARIABLE = "CUTOVER_GATEWAY_SCHEMA_DIR"
+"""A directory holding HTTPROUTE_CRD_FILE; without it, `../shared/schemas` beside the project's clone."""
+HTTPROUTE_CRD_FILE = "gateway-api-v1.6.1-httproutes-crd.yaml"
 KUBERNETES_VERSION = "1.32"
 START = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 SERVICE = "kubernetes:core/v1:Service"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 CANARY_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+PATCH_FORCE = "pulumi.com/patchForce"
+SKIP_AWAIT = "pulumi.com/skipAwait"
+WAIT_FOR = "pulumi.com/waitFor"
 
 
 def service_config(router: str, strategy: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -47,6 +56,45 @@ CANARY = {"kind": "canary", "steps": [10, 50, 100]}
 BLUE_GREEN = {"kind": "blue-green"}
 RED_BLACK = {"kind": "red-black"}
 ROLLING = {"kind": "rolling", "maxSurge": "1"}
+
+
+AUTOSCALING = {"minReplicas": 2, "maxReplicas": 6, "targetCpuPercent": 70}
+"""`autoscaling` of the tests: with `replicas: 3`, a running color's HPA floor is 3 (its planned count), not 2."""
+COMBINATIONS = [
+    ("gateway", CANARY),
+    ("gateway", BLUE_GREEN),
+    ("gateway", RED_BLACK),
+    ("gateway", ROLLING),
+    ("nginx", CANARY),
+    ("nginx", BLUE_GREEN),
+    ("nginx", ROLLING),
+    ("service", BLUE_GREEN),
+    ("service", RED_BLACK),
+    ("service", ROLLING),
+]
+"""Every router with every strategy it can run."""
+
+
+# --- what a Gateway controller writes in an HTTPRoute's status (Gateway API v1 RouteParentStatus) ----------
+
+GATEWAY_REF = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "public", "namespace": "gateway-system"}
+"""The parentRef every route of `stack_config` names."""
+
+
+def condition(kind: str, status: str = "True", reason: str | None = None, message: str = "", generation: int = 1) -> dict:
+    return {"type": kind, "status": status, "reason": reason or kind, "message": message, "observedGeneration": generation,
+            "lastTransitionTime": "2025-03-01T09:00:00Z"}
+
+
+def parent(*conditions: dict, ref: dict = GATEWAY_REF) -> dict:
+    """One `status.parents[]` entry."""
+    return {"parentRef": ref, "controllerName": "example.net/gateway-controller", "conditions": list(conditions)}
+
+
+ACCEPTED = parent(condition("Accepted"), condition("ResolvedRefs"))
+NOT_ALLOWED = parent(condition("Accepted", "False", "NotAllowedByListeners", "no listener allows routes from namespace shop"),
+                     condition("ResolvedRefs"))
+BACKEND_MISSING = parent(condition("Accepted"), condition("ResolvedRefs", "False", "BackendNotFound", "service shop/api-green not found"))
 
 
 def stack_config(services: dict[str, dict[str, Any]], version: str = KUBERNETES_VERSION) -> dict[str, Any]:
@@ -87,6 +135,7 @@ class Rollout:
             self.stack.set(f"cutover:services.api.{key}", value)
         result = self.stack.up().result
         assert result.error is None, result.error
+        autoscale(self.stack.world)
         return result
 
     @property
@@ -99,6 +148,26 @@ class Rollout:
 
     def record(self) -> dict[str, Any]:
         return self.last.outputs["rollouts"]["api"]
+
+
+def whole_rollout(router: str, strategy: dict, version: str = KUBERNETES_VERSION, **overrides: Any) -> Rollout:
+    """First deploy, a new version taken to the end (approved where needed), then the scale-down."""
+    rollout = Rollout(stack_config({"api": service_config(router, strategy, **overrides)}, version))
+    rollout.up()
+    rollout.up(version="1.28")
+    for _ in range(3):
+        rollout.up(approve="1.28")
+    rollout.up(minutes=31)
+    return rollout
+
+
+@lru_cache(maxsize=None)
+def whole_rollout_runs(router: str, kind: str, autoscaled: bool) -> tuple[RunResult, ...]:
+    """The runs of `whole_rollout` for a combination of COMBINATIONS, with or without AUTOSCALING, made once
+    per test session (several tests read the same manifests; none changes them)."""
+    strategy = next(s for r, s in COMBINATIONS if r == router and s["kind"] == kind)
+    extra = {"replicas": 3, "autoscaling": AUTOSCALING} if autoscaled else {}
+    return tuple(whole_rollout(router, strategy, **extra).runs)
 
 
 def normalized(value: Any) -> Any:
@@ -125,16 +194,52 @@ def kubernetes_objects(result: RunResult) -> list[RecordedResource]:
     return [r for r in result.resources.values() if r.type.startswith("kubernetes:")]
 
 
-@lru_cache(maxsize=1)
+class SchemaMissing(Exception):
+    """The Gateway API HTTPRoute CRD is not where the tests look for it; the message says where to put it."""
+
+
+def locate_httproute_crd(environ: Mapping[str, str], repo_root: Path) -> Path:
+    """Where the HTTPRoute CRD is: `$CUTOVER_GATEWAY_SCHEMA_DIR/<file>` when the variable is set (a clone
+    standing alone, a CI cache), else `../shared/schemas/<file>` beside the project's clone. It is not copied
+    into the project: one pinned copy (v1.6.1, Apache-2.0 licence beside it) serves every clone."""
+    configured = environ.get(SCHEMA_DIR_VARIABLE)
+    if configured:
+        path = Path(configured) / HTTPROUTE_CRD_FILE
+        if not path.is_file():
+            raise SchemaMissing(f"{SCHEMA_DIR_VARIABLE}={configured} holds no {HTTPROUTE_CRD_FILE}")
+        return path
+    path = (repo_root / ".." / "shared" / "schemas" / HTTPROUTE_CRD_FILE).resolve()
+    if not path.is_file():
+        raise SchemaMissing(
+            f"no {HTTPROUTE_CRD_FILE} in {path.parent}: set {SCHEMA_DIR_VARIABLE} to a directory holding the Gateway "
+            "API v1.6.1 HTTPRoute CRD (kubernetes-sigs/gateway-api, config/crd/standard/"
+            "gateway.networking.k8s.io_httproutes.yaml)"
+        )
+    return path
+
+
+def require_httproute_crd(environ: Mapping[str, str] | None = None, repo_root: Path = REPO_ROOT) -> Path:
+    """The CRD's path; without it the calling test skips, naming the variable, except in CI (`CI=true`), where
+    a missing schema fails: an HTTPRoute check that silently never runs would pass every broken route."""
+    environ = os.environ if environ is None else environ
+    try:
+        return locate_httproute_crd(environ, repo_root)
+    except SchemaMissing as err:
+        if environ.get("CI", "").lower() == "true" or environ.get(SCHEMA_DIR_VARIABLE):
+            pytest.fail(f"HTTPRoute schema missing: {err}")
+        pytest.skip(f"HTTPRoute schema missing: {err}")
+
+
 def httproute_schema() -> dict[str, Any]:
     """The CRD's v1 openAPIV3Schema, made strict like `kubernetes_validate(strict=True)`: the API
-    server silently prunes unknown fields of a CRD, so an unknown field would be a silent no-op."""
-    if not HTTPROUTE_CRD.exists():
-        raise FileNotFoundError(
-            f"{HTTPROUTE_CRD.resolve()} is missing: the Gateway API schema is read from shared/schemas beside "
-            "the project's clone (CI lays a copy there); it is deliberately not copied into the project"
-        )
-    crd = yaml.safe_load(HTTPROUTE_CRD.read_text())
+    server silently prunes unknown fields of a CRD, so an unknown field would be a silent no-op.
+    Skips (fails in CI) the calling test when the CRD cannot be found: see `require_httproute_crd`."""
+    return _httproute_schema(require_httproute_crd())
+
+
+@lru_cache(maxsize=2)
+def _httproute_schema(crd_path: Path) -> dict[str, Any]:
+    crd = yaml.safe_load(crd_path.read_text())
     return _strict(next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"])
 
 
@@ -167,6 +272,31 @@ def selector_color(result: RunResult, suffix: str) -> str:
     return only(result, SERVICE, suffix).inputs["spec"]["selector"]["color"]
 
 
-def replicas(result: RunResult) -> dict[str, int]:
-    """Color -> replicas of each Deployment."""
-    return {r.inputs["metadata"]["labels"]["color"]: int(r.inputs["spec"]["replicas"]) for r in result.of_type(DEPLOYMENT)}
+def replicas(result: RunResult) -> dict[str, int | None]:
+    """Color -> replicas of each Deployment (None: not declared, an HPA owns them)."""
+    return {r.inputs["metadata"]["labels"]["color"]: normalized(r.inputs["spec"].get("replicas")) for r in result.of_type(DEPLOYMENT)}
+
+
+def autoscalers(result: RunResult) -> dict[str, tuple[int, int]]:
+    """Color -> (minReplicas, maxReplicas) of its HorizontalPodAutoscaler, for the colors that have one."""
+    return {r.inputs["metadata"]["labels"]["color"]: (int(r.inputs["spec"]["minReplicas"]), int(r.inputs["spec"]["maxReplicas"]))
+            for r in result.of_type(HPA)}
+
+
+def autoscale(world: LiveWorld) -> None:
+    """What the API server and kube-controller-manager do between two runs, which the rehearsal's world does
+    not: a Deployment applied without `spec.replicas` gets a count anyway (the API server's default, 1), and
+    the HPA that targets it holds it at the HPA's minReplicas (no load in a rehearsal); the Deployment then
+    rolls out that many pods."""
+    floors = {
+        hpa.outputs["spec"]["scaleTargetRef"]["name"]: int(hpa.outputs["spec"]["minReplicas"])
+        for hpa in world.of_type(HPA)
+    }
+    for deployment in world.of_type(DEPLOYMENT):
+        spec = dict(deployment.outputs.get("spec") or {})
+        if spec.get("replicas") is not None:
+            continue
+        count = floors.get(deployment.outputs["metadata"]["name"], 1)
+        status = {"observedGeneration": 1, "replicas": count, "updatedReplicas": count, "readyReplicas": count,
+                  "availableReplicas": count}
+        world.edit(deployment.key, spec={**spec, "replicas": count}, status=status)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rehearsal.engine import run_program
-from tests.kubernetes.harness import CANARY, ROLLING, START, service_config, stack_config
+from tests.kubernetes.harness import AUTOSCALING, CANARY, ROLLING, START, service_config, stack_config
 
 
 @pytest.mark.parametrize(
@@ -17,6 +17,8 @@ from tests.kubernetes.harness import CANARY, ROLLING, START, service_config, sta
         ({"router": "mesh"}, "cutover:services.api.router", "mesh"),
         ({"secrets": {"DB_PASSWORD": "arn:aws:ssm:us-east-1:1:parameter/db"}}, "cutover:services.api.secrets.DB_PASSWORD", "secret-name:key"),
         ({"strategy": {**ROLLING, "maxSurge": "0"}}, "cutover:services.api.strategy.maxSurge", "above 0"),
+        ({"replicas": 3, "autoscaling": {**AUTOSCALING, "targetRequestsPerTarget": 1000}},
+         "cutover:services.api.autoscaling.targetRequestsPerTarget", "ALBRequestCountPerTarget"),
     ],
     ids=[
         "an AWS router on kubernetes",
@@ -25,6 +27,7 @@ from tests.kubernetes.harness import CANARY, ROLLING, START, service_config, sta
         "a router nobody knows",
         "a secret that is not secret-name:key",
         "zero surge with zero unavailable could never roll",
+        "an ALB request-count target has no Kubernetes HPA metric",
     ],
 )
 def test_bad_settings_name_the_key_and_register_nothing(overrides, key, words):

@@ -7,17 +7,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from components.kubernetes.manifest import (
+    HorizontalScaling,
     InvalidKubernetesSetting,
     backend_ref_weights,
     canary_weight,
     candidate_service_color,
     compute_resources,
     container_env,
+    hpa_bounds,
     label_value,
     max_surge,
+    route_refusal,
     secret_ref,
     weights_from_colors,
 )
+from tests.kubernetes.harness import ACCEPTED, BACKEND_MISSING, GATEWAY_REF, NOT_ALLOWED, condition, parent
 
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 
@@ -124,3 +128,62 @@ def test_every_image_tag_becomes_a_valid_label_value(tag):
 
     value = label_value(tag)
     assert len(value) <= 63 and re.match(LABEL_VALUE, value) and value
+
+
+SPEC = {"parentRefs": [GATEWAY_REF]}
+SCALING = HorizontalScaling(min_replicas=2, max_replicas=6, target_cpu_percent=70)
+
+
+@pytest.mark.parametrize(
+    "planned, expected",
+    [(0, None), (1, (2, 6)), (2, (2, 6)), (3, (3, 6)), (6, (6, 6))],
+    ids=[
+        "a scaled-down color gets no HPA (minReplicas 0 needs HPAScaleToZero and a non-CPU metric)",
+        "a color planned below the floor runs at least the floor",
+        "a color planned at the floor",
+        "a color planned above the floor keeps its planned capacity as the floor",
+        "planned at the ceiling pins the color there",
+    ],
+)
+def test_hpa_bounds(planned, expected):
+    assert hpa_bounds(planned, SCALING) == expected
+
+
+def test_no_autoscaling_means_no_hpa():
+    assert hpa_bounds(3, None) is None
+
+
+@pytest.mark.parametrize(
+    "status, metadata, expected",
+    [
+        ({"parents": [ACCEPTED]}, {"namespace": "shop", "generation": 1}, None),
+        ({"parents": [NOT_ALLOWED]}, {"namespace": "shop"},
+         "Gateway gateway-system/public reports Accepted=False (NotAllowedByListeners: no listener allows routes from namespace shop)"),
+        ({"parents": [BACKEND_MISSING]}, {"namespace": "shop"},
+         "Gateway gateway-system/public reports ResolvedRefs=False (BackendNotFound: service shop/api-green not found)"),
+        ({"parents": [parent(condition("Accepted", "Unknown", "Pending"), condition("ResolvedRefs"))]}, {"namespace": "shop"},
+         "Gateway gateway-system/public reports Accepted=Unknown (Pending)"),
+        ({"parents": [parent(condition("Accepted"))]}, {"namespace": "shop"}, "Gateway gateway-system/public reports no ResolvedRefs condition"),
+        ({"parents": []}, {"namespace": "shop"}, "Gateway gateway-system/public has not attached it (no entry in status.parents)"),
+        ({"parents": [{**ACCEPTED, "parentRef": {**GATEWAY_REF, "name": "internal"}}]}, {"namespace": "shop"},
+         "Gateway gateway-system/public has not attached it (no entry in status.parents)"),
+        ({"parents": [ACCEPTED]}, {"namespace": "shop", "generation": 2},
+         "Gateway gateway-system/public has not seen generation 2 of it yet (Accepted is of generation 1)"),
+        ({"parents": [{**ACCEPTED, "parentRef": {"name": "public", "namespace": "gateway-system"}}]}, {"namespace": "shop"}, None),
+        (None, {"namespace": "shop"}, None),
+    ],
+    ids=[
+        "accepted with resolved backends carries its spec",
+        "a listener that does not allow the namespace refuses it",
+        "a backend the Gateway cannot resolve",
+        "a Gateway still deciding has not accepted it",
+        "an entry without ResolvedRefs is not taken as resolved",
+        "an empty parents list means attached to no Gateway",
+        "another Gateway's acceptance does not count",
+        "conditions of an older generation say nothing about the current spec",
+        "group and kind left to their defaults still match",
+        "no status at all is left to the waitFor of the update (README limit)",
+    ],
+)
+def test_route_refusal(status, metadata, expected):
+    assert route_refusal(SPEC, status, metadata) == expected
