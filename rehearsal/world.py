@@ -27,6 +27,7 @@ LISTENER = "aws:lb/listener:Listener"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
 ECS_SERVICE = "aws:ecs/service:Service"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 ROUTE53_RECORD = "aws:route53/record:Record"
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
@@ -109,6 +110,31 @@ class LiveWorld:
                 inputs.update({k: previous.inputs[k] for k in resource.ignore_changes if k in previous.inputs})
             self.resources[resource.key] = Applied(resource.type, resource.name, inputs, outputs, resource.ignore_changes)
         self._autoscale()
+        self._hold_deployments_at_their_autoscaler()
+        self._gateway_accepts_routes()
+
+    def _hold_deployments_at_their_autoscaler(self) -> None:
+        """What the API server and kube-controller-manager do: a Deployment applied without `spec.replicas` gets
+        a count anyway (the API server's default, 1), and the HPA that targets it holds it at the HPA's
+        minReplicas (no load here); the Deployment then rolls out that many pods."""
+        floors = {hpa.outputs["spec"]["scaleTargetRef"]["name"]: int(hpa.outputs["spec"]["minReplicas"])
+                  for hpa in self.of_type(HPA)}
+        for deployment in self.of_type(DEPLOYMENT):
+            spec = dict(deployment.outputs.get("spec") or {})
+            if spec.get("replicas") is not None:
+                continue
+            count = floors.get(deployment.outputs["metadata"]["name"], 1)
+            self.edit(deployment.key, spec={**spec, "replicas": count}, status=_rolled_out({"spec": {"replicas": count}}))
+
+    def _gateway_accepts_routes(self) -> None:
+        """The Gateway controller accepts every route it is handed (a refusal is planted with `edit`)."""
+        for route in self.of_type(HTTPROUTE):
+            if (route.outputs.get("status") or {}).get("parents") is not None:
+                continue
+            parents = [{"parentRef": ref, "controllerName": "rehearsal/gateway", "conditions": [
+                {"type": kind, "status": "True", "reason": kind} for kind in ("Accepted", "ResolvedRefs")]}
+                for ref in (route.outputs.get("spec") or {}).get("parentRefs") or []]
+            self.edit(route.key, status={"parents": parents})
 
     def _autoscale(self) -> None:
         """Application Auto Scaling keeps each ECS service it targets within the target's bounds: raising the

@@ -135,7 +135,6 @@ class Rollout:
             self.stack.set(f"cutover:services.api.{key}", value)
         result = self.stack.up().result
         assert result.error is None, result.error
-        autoscale(self.stack.world)
         return result
 
     @property
@@ -281,22 +280,3 @@ def autoscalers(result: RunResult) -> dict[str, tuple[int, int]]:
     """Color -> (minReplicas, maxReplicas) of its HorizontalPodAutoscaler, for the colors that have one."""
     return {r.inputs["metadata"]["labels"]["color"]: (int(r.inputs["spec"]["minReplicas"]), int(r.inputs["spec"]["maxReplicas"]))
             for r in result.of_type(HPA)}
-
-
-def autoscale(world: LiveWorld) -> None:
-    """What the API server and kube-controller-manager do between two runs, which the rehearsal's world does
-    not: a Deployment applied without `spec.replicas` gets a count anyway (the API server's default, 1), and
-    the HPA that targets it holds it at the HPA's minReplicas (no load in a rehearsal); the Deployment then
-    rolls out that many pods."""
-    floors = {
-        hpa.outputs["spec"]["scaleTargetRef"]["name"]: int(hpa.outputs["spec"]["minReplicas"])
-        for hpa in world.of_type(HPA)
-    }
-    for deployment in world.of_type(DEPLOYMENT):
-        spec = dict(deployment.outputs.get("spec") or {})
-        if spec.get("replicas") is not None:
-            continue
-        count = floors.get(deployment.outputs["metadata"]["name"], 1)
-        status = {"observedGeneration": 1, "replicas": count, "updatedReplicas": count, "readyReplicas": count,
-                  "availableReplicas": count}
-        world.edit(deployment.key, spec={**spec, "replicas": count}, status=status)
