@@ -23,6 +23,8 @@ from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Sh
 from components.rollout.trust import Assessment, assess
 from components.rollout.verify import combine, rolled_back_in_place, verify_colors, warm_color_problem
 
+EvidenceSource = Callable[[str, str], tuple[str | None, str]]
+"""(service name, version about to start) -> (why it may not start yet, or None; the evidence to record)."""
 GateSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
 """(service name, its config, its previous state) -> verdict; only called while a version differs from stable."""
 
@@ -170,6 +172,7 @@ def decide_service(
     deployed_before: bool,
     now: datetime,
     gate: GateSource = bake_only_gate,
+    evidence: EvidenceSource | None = None,
 ) -> ServiceDecision:
     """Both witnesses and the live workloads -> next state. Raises UnrecoverableState when neither
     witness can be trusted and `recover` is not set."""
@@ -188,12 +191,30 @@ def decide_service(
     # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
     verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
     verdict = combine(verdict, verify_colors(previous, live.colors, service.platform.value))
-    state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold,
+    missing, note = _promotion(previous, spec.version, name, evidence)
+    state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold or missing,
                        warm_problem=warm_color_problem(previous, live.colors))
+    started = (state.candidate_version == spec.version != previous.candidate_version
+               or spec.plan.in_place and state.stable_version == spec.version != previous.stable_version)
+    if started:
+        state = state.with_(evidence=note)
+    elif missing:
+        state = state.with_(warning="; ".join(w for w in (state.warning, missing) if w))
     if service.recover is not None:
         state = state.with_(reason=f"{state.reason}; recover is set but the record is readable: remove it")
     counts = {color: seen.desired for color, seen in live.colors.items() if seen.found and seen.desired is not None}
     return ServiceDecision(name, previous, state, False, assessment.source, counts)
+
+
+def _promotion(previous: RolloutState, version: str, name: str, evidence: EvidenceSource | None) -> tuple[str | None, str]:
+    """A version new to this stack needs the source stack's completion; going back to the last good one never does."""
+    if version in (previous.stable_version, previous.candidate_version):
+        return None, previous.evidence
+    if version == previous.rollback_version:
+        return None, "rollback"
+    if evidence is None:
+        return None, "none"
+    return evidence(name, version)
 
 
 def _platform_rolled_back(previous: RolloutState, live: LiveService) -> RolloutState:
@@ -207,6 +228,7 @@ def _platform_rolled_back(previous: RolloutState, live: LiveService) -> RolloutS
     return previous.with_(
         phase=Phase.ABORTED, stable_version=running, candidate_version=refused, aborted_by="gate",
         rollback_version=None if previous.rollback_version == running else previous.rollback_version,
+        completed=tuple(c for c in previous.completed if c.version != refused),
         versions={**previous.versions, color: running},
         reason=f"the platform rolled {refused} back on {color.value}: it runs {running}",
     )

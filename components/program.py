@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from components.app import GateSource, ServiceDecision, bake_only_gate, decide_service
+from components.app import EvidenceSource, GateSource, ServiceDecision, bake_only_gate, decide_service
 from components.config import CONFIG_KEYS, CONFIG_NAMESPACE, CutoverConfig, CutoverConfigError, Platform, load_config
 from components.rollout.codec import CorruptState, UnrecoverableState, parse_time
 
@@ -38,7 +38,7 @@ def run() -> dict[str, pulumi.Output[Any]]:
     now = _now()
     previous = _read_previous_outputs(config)
     live = _read_live(config, previous.get("endpoints"))
-    decisions = _decide(config, previous, live, now, _gate_source(config, previous, now))
+    decisions = _decide(config, previous, live, now, _gate_source(config, previous, now), _evidence_source(config))
     _tell_the_operator(decisions)
     records, endpoints = _build(config, decisions)
     outputs = {
@@ -98,15 +98,9 @@ def _stack_id() -> str:
 
 def _read_previous_outputs(config: CutoverConfig) -> dict[str, Any]:
     """The state stack's last saved outputs (this stack unless `cutover:stateStack` names it); {} on a first run."""
-    from pulumi.runtime.sync_await import _sync_await  # the documented sync bridge for plain values at run time
-
     name = config.state_stack or _stack_id()
-    reference = pulumi.StackReference("cutover-previous-run", stack_name=name)
-    previous = {}
     try:
-        for key in ("rollouts", "endpoints"):
-            details = _sync_await(reference.get_output_details(key))
-            previous[key] = details.value if details.value is not None else details.secret_value
+        previous = _read_outputs("cutover-previous-run", name, ("rollouts", "endpoints"))
     except Exception as err:  # noqa: BLE001 - any failure to read the state is fatal, never a first deploy
         message = (
             f"cutover: the state stack {name!r} could not be read ({err}); nothing was changed. Check the backend "
@@ -117,6 +111,18 @@ def _read_previous_outputs(config: CutoverConfig) -> dict[str, Any]:
         pulumi.log.error(message)
         raise pulumi.RunError(message) from None
     return previous
+
+
+def _read_outputs(resource_name: str, stack_name: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Plain values of some outputs of a stack (secrets decrypted), read at program time."""
+    from pulumi.runtime.sync_await import _sync_await  # the documented sync bridge for plain values at run time
+
+    reference = pulumi.StackReference(resource_name, stack_name=stack_name)
+    found = {}
+    for key in keys:
+        details = _sync_await(reference.get_output_details(key))
+        found[key] = details.value if details.value is not None else details.secret_value
+    return found
 
 
 def _read_live(config: CutoverConfig, endpoints: Any) -> dict:
@@ -161,7 +167,36 @@ def _aws_identity_settings() -> dict[str, Any]:
     return {key: value for key, value in settings.items() if value is not None}
 
 
-def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: datetime, gate: GateSource) -> dict[str, ServiceDecision]:
+def _evidence_source(config: CutoverConfig) -> EvidenceSource | None:
+    """With `cutover:promotion`, the source stack's `rollouts` (or why it could not be read) decide which
+    versions may start here. The source is read only when some service asks to start a version new to this
+    stack, so a rollback never depends on it. An unreadable source holds every start; the engine also
+    reports the failed StackReference read as an error of the update (it fails any update whose reference
+    cannot be read), which is the signal a wrong `from` deserves — and nothing moves."""
+    promotion = config.promotion
+    if promotion is None:
+        return None
+    from components.rollout.promotion import evidence_for
+
+    name = promotion.from_stack if "/" in promotion.from_stack else \
+        f"{pulumi.get_organization()}/{pulumi.get_project()}/{promotion.from_stack}"
+    read: dict[str, Any] = {}
+
+    def source_rollouts() -> Any:
+        if "rollouts" not in read:
+            try:
+                read["rollouts"] = _read_outputs("cutover-promotion-source", name, ("rollouts",))["rollouts"]
+            except Exception as err:  # noqa: BLE001 - a source we cannot read is no evidence
+                read["rollouts"] = str(err).splitlines()[0][:200] or type(err).__name__
+            if read["rollouts"] is None:
+                read["rollouts"] = "it has no rollouts output"
+        return read["rollouts"]
+
+    return lambda service, version: evidence_for(version, promotion.from_stack, source_rollouts(), service, promotion.require_analysis)
+
+
+def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: datetime, gate: GateSource,
+            evidence: EvidenceSource | None = None) -> dict[str, ServiceDecision]:
     rollouts = previous.get("rollouts")
     if rollouts is not None and not isinstance(rollouts, dict):
         rollouts = {}  # not an object: every service's output is missing; the live records decide
@@ -170,7 +205,7 @@ def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: da
     for name, service in config.services.items():
         try:
             decisions[name] = decide_service(
-                name, service, (rollouts or {}).get(name), live[name], name in endpoints, now, gate
+                name, service, (rollouts or {}).get(name), live[name], name in endpoints, now, gate, evidence
             )
         except UnrecoverableState as err:
             raise pulumi.RunError(f"cutover: {err}; nothing was changed.") from None

@@ -35,6 +35,8 @@ PROJECT = "cutover"
 ORGANIZATION = "organization"
 ACCOUNT = "123456789012"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+SELF_REFERENCE = "cutover-previous-run"
+"""Resource name of the program's reference to its own previous outputs; other references read `other_stacks`."""
 
 # Properties whose change makes the provider replace the resource (from the
 # pulumi-aws / Kubernetes schemas' force-new fields). "*" = immutable resource.
@@ -120,6 +122,8 @@ class Faults:
     """The self StackReference cannot be read (backend error, wrong name)."""
     cli_version: str = MINIMUM_CLI
     """Version of the CLI the program believes it runs under."""
+    other_stacks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Fully qualified stack name -> its outputs, for references to other stacks (promotion sources)."""
     not_taken: frozenset[str] = frozenset()
     """Resource keys whose update the provider reports as done while the cloud keeps the previous state:
     their applied outputs are the previous ones (what a run must not record as applied)."""
@@ -187,6 +191,12 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.reads.append(f"{STACK_REFERENCE} {args.resource_id or args.inputs.get('name')}")
             if self.faults.state_unreadable:
                 raise UnreadableStack(f"failed to read stack {args.name!r}: the backend answered 403 Forbidden")
+            if args.name != SELF_REFERENCE:
+                wanted = str(args.inputs.get("name") or args.resource_id or "")
+                other = self.faults.other_stacks.get(wanted)
+                if other is None:
+                    raise UnreadableStack(f"failed to read stack {wanted!r}: no stack by that name in this backend")
+                return args.name, {"name": wanted, "outputs": dict(other), "secretOutputNames": []}
             outputs = dict(self.previous_outputs or {})
             return args.name, {"name": args.name, "outputs": outputs, "secretOutputNames": []}
         if args.resource_id:  # a resource `get`: the provider reads the object from the cloud

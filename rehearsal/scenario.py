@@ -7,6 +7,7 @@ exercise the same path.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -77,6 +78,8 @@ class Stack:
         self.saved_outputs: dict[str, Any] | None = None
         self.last_applied: RunResult | None = None
         self.runs: list[Run] = []
+        self.other_stacks: dict[str, "Stack | Mapping[str, Any]"] = {}
+        """Stack name (`organization/cutover/<stack>`) -> another Stack or its outputs: what a reference to it reads."""
 
     @property
     def saved(self) -> RunResult | None:
@@ -135,6 +138,8 @@ class Stack:
     def _run(self, *, preview: bool, previous_outputs: Mapping[str, Any] | None = None, faults: Faults | None = None) -> Run:
         previous = previous_outputs if previous_outputs is not None else self.saved_outputs
         registry = (dict(self.world.task_definitions), dict(self.world.revisions))
+        others = {name: (other.saved_outputs or {}) if isinstance(other, Stack) else other for name, other in self.other_stacks.items()}
+        faults = dataclasses.replace(faults or Faults(), other_stacks=others)
         result = run_program(self.config, previous, now=self.now, stack=self.stack, preview=preview,
                              environment=self.environment, mocks_factory=self.mocks_factory, world=self.world, faults=faults)
         review = self.policies(result) if self.policies is not None and not result.refused else None

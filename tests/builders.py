@@ -36,3 +36,10 @@ def aws_config(services: dict[str, dict[str, Any]] | None = None, *, network: bo
     if dns:
         config["cutover:dns"] = copy.deepcopy(DNS)
     return config
+
+
+def completed_elsewhere(services, version: str, at: str = "2026-01-01T00:00:00Z", stack: str = "staging") -> dict[str, dict[str, Any]]:
+    """`other_stacks` entry for a promotion source that completed `version` of each service (gates passed)."""
+    rollouts = {name: {"completed": [{"version": version, "completedAt": at, "strategy": "canary", "verdicts": ["advance"]}]}
+                for name in services}
+    return {f"organization/cutover/{stack}": {"rollouts": rollouts}}

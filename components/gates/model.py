@@ -29,12 +29,12 @@ class GateResult:
     inconclusive: bool = False
     measurements: Mapping[str, Any] = field(default_factory=dict)
     source: str = "gate"
-    """`gate` (metrics, alarms, drift) or `workload` (the live check of the candidate's workload):
-    `promote` may override an inconclusive gate, never an unverified workload."""
+    """`gate` (metrics, alarms, drift), `workload` (the live check of the candidate's workload: `promote` may
+    override an inconclusive gate, never an unverified workload) or `none` (no analysis configured)."""
 
     @classmethod
     def bake_only(cls) -> "GateResult":
-        return cls(GateVerdict.ADVANCE, "no analysis configured: bake time alone decides")
+        return cls(GateVerdict.ADVANCE, "no analysis configured: bake time alone decides", source="none")
 
     def to_output(self) -> dict[str, Any]:
         return {
@@ -42,4 +42,5 @@ class GateResult:
             "reason": self.reason,
             "inconclusive": self.inconclusive,
             "measurements": dict(self.measurements),
+            "source": self.source,
         }

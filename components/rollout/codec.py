@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from components.gates.model import GateResult, GateVerdict
-from components.rollout.model import Color, InvalidWeights, Phase, RolloutState, Shift, Weights
+from components.rollout.model import Color, Completion, InvalidWeights, Phase, RolloutState, Shift, Weights
 
 
 class CorruptState(ValueError):
@@ -66,6 +66,10 @@ def to_output(state: RolloutState) -> dict[str, Any]:
         "rollbackVersion": state.rollback_version,
         "rollbackUntil": iso(state.rollback_until) if state.rollback_until else None,
         "pastVersions": list(state.past_versions),
+        "verdicts": list(state.verdicts),
+        "completed": [{"version": c.version, "completedAt": iso(c.at), "strategy": c.strategy, "verdicts": list(c.verdicts)}
+                      for c in state.completed],
+        "evidence": state.evidence,
     }
 
 
@@ -105,6 +109,9 @@ def from_output(record: Any) -> RolloutState:
         plan=_plan(record.get("plan"), "plan"),
         rollback_version=_optional_text(record.get("rollbackVersion"), "rollbackVersion"),
         past_versions=_past(record.get("pastVersions")),
+        verdicts=_past(record.get("verdicts")),
+        completed=completions(record.get("completed")),
+        evidence=str(record.get("evidence") or "none"),
     )
 
 
@@ -202,6 +209,7 @@ def _gate(raw: Mapping[str, Any]) -> GateResult | None:
             str(raw.get("reason") or ""),
             bool(raw.get("inconclusive")),
             dict(raw.get("measurements") or {}),
+            str(raw.get("source") or "gate"),
         )
     except ValueError:
         return None
@@ -229,6 +237,18 @@ def _plan(raw: Any, key: str) -> tuple[int, ...]:
     if not isinstance(raw, (list, tuple)):
         raise CorruptState(f"{key} is not a list of percents")
     return tuple(_int(p, f"{key}[{i}]") for i, p in enumerate(raw))
+
+
+def completions(raw: Any) -> tuple[Completion, ...]:
+    """The `completed` history of a record; entries that do not parse are left out (never evidence)."""
+    found = []
+    for entry in raw if isinstance(raw, (list, tuple)) else ():
+        try:
+            found.append(Completion(_text(entry.get("version"), "version"), parse_time(entry.get("completedAt"), "completedAt"),
+                                    str(entry.get("strategy") or ""), _past(entry.get("verdicts"))))
+        except (CorruptState, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _past(raw: Any) -> tuple[str, ...]:

@@ -31,7 +31,7 @@ STATE_KEYS = (
     "blue-replicas", "green-replicas", "step-started-at", "scale-down-at", "aborted-by",
 )
 # Keys added later: a record written before them still reads (as `none`).
-OPTIONAL_KEYS = ("rollback-version",)
+OPTIONAL_KEYS = ("rollback-version", "evidence")
 
 
 def decision_record(service: str, state: RolloutState, prefix: str = TAG_PREFIX) -> dict[str, str]:
@@ -65,6 +65,7 @@ def decision_record(service: str, state: RolloutState, prefix: str = TAG_PREFIX)
         "scale-down-at": iso(state.scale_down_at) if state.scale_down_at else NONE,
         "aborted-by": _text(state.aborted_by),
         "rollback-version": _text(state.rollback_version),
+        "evidence": state.evidence or NONE,
     }
     return {prefix + key: value for key, value in record.items()}
 
@@ -96,6 +97,7 @@ def read_decision_record(values: Mapping[str, Any], prefix: str = TAG_PREFIX) ->
         aborted_by=None if flat["aborted-by"] == NONE else flat["aborted-by"],
         plan=_percents(flat["plan"]),
         rollback_version=None if flat.get("rollback-version", NONE) == NONE else flat["rollback-version"],
+        evidence=flat.get("evidence", NONE),
     )
 
 

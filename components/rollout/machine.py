@@ -26,7 +26,7 @@ import math
 from datetime import datetime
 
 from components.gates.model import GateResult, GateVerdict
-from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights
+from components.rollout.model import Color, Completion, Phase, RolloutSpec, RolloutState, Shift, Weights
 
 
 IN_PLACE = {
@@ -259,6 +259,7 @@ def _rolling(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: date
         versions={**state.versions, stable: spec.version},
         past_versions=_remember(state.past_versions, spec.version),
         rollback_version=None if spec.version == state.rollback_version else state.stable_version,
+        completed=_completed(state, spec.version, now, (_carried_by(state, "rolling"),)),
         inconclusive_runs=0,
         aborted_by=None,
         reason=f"rolling update to {spec.version} ({IN_PLACE.get(spec.platform, IN_PLACE[''])})",
@@ -289,6 +290,7 @@ def _deploy(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) 
         candidate_version=spec.version,
         versions={**state.versions, candidate: spec.version},
         past_versions=_remember(state.past_versions, spec.version),
+        verdicts=(),
         step=0,
         plan=spec.plan.candidate_percents,
         step_started_at=now,
@@ -312,6 +314,7 @@ def _enter_step(state: RolloutState, spec: RolloutSpec, step: int, now: datetime
         weights=weights,
         step_started_at=now,
         inconclusive_runs=0,
+        verdicts=(*state.verdicts, _carried_by(state, "advance")),
         reason=f"{reason}; waiting for approve: {state.candidate_version}" if waits else reason,
         last_shift=_shift(state, weights, "advance", step),
     )
@@ -336,6 +339,8 @@ def _promote(state: RolloutState, spec: RolloutSpec, now: datetime, cause: str =
         scale_down_at=now + spec.scale_down_delay,
         inconclusive_runs=0,
         rollback_version=None if reverted else state.stable_version,
+        verdicts=(),
+        completed=_completed(state, state.candidate_version, now, (*state.verdicts, _carried_by(state, cause))),
         reason=f"promoted {state.candidate_version} on {new_stable.value}" + (
             "" if reverted or not spec.scale_down_delay else
             f"; until {_hhmm(now + spec.scale_down_delay)} version: {state.stable_version} switches back in one run"),
@@ -424,6 +429,21 @@ def _shift(state: RolloutState, weights: Weights, cause: str, step: int | None =
         return state.last_shift
     verdict = state.gate.verdict.value if cause in ("advance", "promote") and state.gate else "none"
     return Shift(state.weights, weights, cause, verdict, step)
+
+
+def _carried_by(state: RolloutState, cause: str) -> str:
+    """The verdict that carried one step: what a promotion with `requireAnalysis` checks."""
+    if cause == "promote":
+        return "promote"
+    gate = state.gate
+    if gate is None or gate.source == "none":
+        return "none"
+    return gate.verdict.value
+
+
+def _completed(state: RolloutState, version: str, now: datetime, verdicts: tuple[str, ...], keep: int = 10) -> tuple[Completion, ...]:
+    done = Completion(version, now, state.strategy, verdicts)
+    return (*(c for c in state.completed if c.version != version), done)[-keep:]
 
 
 def _remember(past: tuple[str, ...], version: str, keep: int = 10) -> tuple[str, ...]:

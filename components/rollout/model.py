@@ -157,6 +157,22 @@ class Shift:
 
 
 @dataclass(frozen=True)
+class Completion:
+    """A version this stack finished rolling out: the evidence another stack's promotion reads."""
+
+    version: str
+    at: datetime
+    strategy: str
+    verdicts: tuple[str, ...] = ()
+    """The verdict that carried each step: `advance` / `ready` (gates passed), `promote` (by hand), `none` (no analysis)."""
+
+    @property
+    def analysed(self) -> bool:
+        """Every step was carried by a passing gate."""
+        return bool(self.verdicts) and all(v in ("advance", "ready") for v in self.verdicts)
+
+
+@dataclass(frozen=True)
 class RolloutState:
     """Where one service's rollout stands after a run; exported, and read back by the next run."""
 
@@ -187,6 +203,13 @@ class RolloutState:
     """Versions deployed before, newest last (bounded): tells a stale `abort` from a typo."""
     warning: str = ""
     """Something the operator should fix in the config (this run only; not saved)."""
+    verdicts: tuple[str, ...] = ()
+    """The verdicts that carried the steps of the rollout in flight so far."""
+    completed: tuple[Completion, ...] = ()
+    """Versions this stack finished, newest last (bounded): what a stack promoting from this one reads."""
+    evidence: str = "none"
+    """Why the version in flight (or last started) was allowed to start here: `<stack> <completedAt>` when
+    another stack's completion was required and found, `rollback`, or `none`."""
 
     @property
     def candidate_color(self) -> Color:

@@ -89,6 +89,13 @@ STEP_DISCIPLINE_SCHEMA = schema(
         "description": "In production, accept `promote: <version>` (an operator moving 100 % onto the candidate past "
                        "its remaining steps and an inconclusive gate). Off: such a change is a violation a reviewer sees.",
     },
+    requirePromotionEvidence={
+        "type": "boolean",
+        "default": True,
+        "description": "In production, a candidate may gain traffic only with promotion evidence on its decision record "
+                       "(`cutover:evidence`: the stack named by cutover:promotion.from completed that version). "
+                       "Off: a production stack may start versions no other stack proved.",
+    },
     maxStepPercent={
         "type": "integer",
         "minimum": 1,
@@ -152,6 +159,12 @@ def _check_record(args: ResourceValidationArgs, record: dict[str, Any], report_v
     gain = after.of(candidate) - (before.of(candidate) if before else 0)
     max_step = setting(args, STEP_DISCIPLINE_SCHEMA, "maxStepPercent")
     production = setting(args, STEP_DISCIPLINE_SCHEMA, "production") is True
+    evidence = _evidence(args)
+    if (production and gain > 0 and cause in (*GATED_CAUSES, "promote") and evidence in ("", "none")
+            and setting(args, STEP_DISCIPLINE_SCHEMA, "requirePromotionEvidence") is not False):
+        report_violation(
+            f"{who}: candidate {candidate} gains traffic in production without promotion evidence ({prefix}evidence is "
+            f"{evidence or 'missing'!r}); set cutover:promotion.from to the stack that must complete each version first.", None)
     if cause == "promote":
         # A manual full promotion skips the remaining steps on purpose; production allows it only by setting.
         if production and setting(args, STEP_DISCIPLINE_SCHEMA, "allowManualPromotion") is not True:
@@ -174,6 +187,13 @@ def _check_record(args: ResourceValidationArgs, record: dict[str, Any], report_v
         report_violation(
             f"{who}: the rollout advanced without a passing gate (cause 'advance', verdict {verdict!r}); only "
             "verdict 'advance' may move traffic forward.", None)
+
+
+def _evidence(args: ResourceValidationArgs) -> str:
+    """The record's `evidence` (added after the other keys: a record without it has none)."""
+    path, prefix = CARRIERS[args.resource_type]
+    value = (dig(args.props, *path) or {}).get(f"{prefix}evidence")
+    return value if isinstance(value, str) else ""
 
 
 rollout_step_discipline = ResourceValidationPolicy(

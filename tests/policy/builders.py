@@ -179,6 +179,7 @@ def task_definition(name: str, containers: list[dict]) -> OfflineResource:
 def decision(prefix: str = "cutover:", **values: str) -> dict[str, str]:
     """A decision record; keyword names use underscores (weights_before -> weights-before)."""
     record = {"service": "api", "step": "1", "weights-before": "90/10", "weights": "50/50",
-              "candidate-color": "green", "cause": "advance", "verdict": "advance"}
+              "candidate-color": "green", "cause": "advance", "verdict": "advance",
+              "evidence": "staging 2026-01-05T10:00:00Z"}
     record.update({k.replace("_", "-"): v for k, v in values.items()})
     return {f"{prefix}{k}": v for k, v in record.items()}

@@ -65,7 +65,8 @@ def test_without_config_every_policy_is_advisory_with_schema_defaults() -> None:
     resolved = resolve_config(None)
     assert {c.enforcement_level for c in resolved.values()} == {EnforcementLevel.ADVISORY}
     assert resolved["rollout-step-discipline"].properties == {
-        "production": False, "maxStepPercent": 50, "allowManualPromotion": False}
+        "production": False, "maxStepPercent": 50, "allowManualPromotion": False,
+        "requirePromotionEvidence": True}
     assert resolved["alb-target-group-health"].properties == {"maxDeregistrationDelaySeconds": 120}
 
 

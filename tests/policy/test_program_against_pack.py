@@ -17,6 +17,7 @@ from policies.rules import ALL_POLICIES
 from rehearsal.engine import PROJECT_ROOT, RecordedResource, RecordingMocks, RunResult, stack_config
 from rehearsal.policy_check import check, policy_config
 from rehearsal.scenario import Stack
+from tests.builders import completed_elsewhere
 
 MANDATORY = {"all": "mandatory"}
 
@@ -24,6 +25,7 @@ MANDATORY = {"all": "mandatory"}
 def whole_rollout(stack_name: str) -> list[RunResult]:
     """First deploy, a new version for every service, approvals, then enough runs to promote and scale down."""
     stack = Stack(stack_config(PROJECT_ROOT / f"Pulumi.{stack_name}.yaml"), stack=stack_name)
+    stack.other_stacks.update(completed_elsewhere(stack.config["cutover:services"], "9.9"))  # prod promotes from staging
     results = [stack.up().result]
     for name in stack.config["cutover:services"]:
         stack.set(f"cutover:services.{name}.version", "9.9")
@@ -57,6 +59,7 @@ def test_every_run_of_the_rollout_is_checked_in_production():
 @pytest.fixture(scope="module")
 def prod_run() -> RunResult:
     stack = Stack(stack_config(PROJECT_ROOT / "Pulumi.prod.yaml"), stack="prod")
+    stack.other_stacks.update(completed_elsewhere(stack.config["cutover:services"], "9.9"))
     stack.up()
     stack.set("cutover:services.web.version", "9.9")
     stack.up()  # deployed at 0 %
@@ -314,3 +317,15 @@ def test_an_unknown_elsewhere_never_hides_a_known_problem(first_preview):
     violations = check(broken(first_preview, RULE, _weights), "prod")
     caught = [v for v in violations if v.policy_name == "alb-forward-weights"]
     assert caught and caught[0].enforcement_level == "mandatory" and not caught[0].unknown
+
+
+def test_a_production_stack_that_promotes_from_nowhere_is_flagged_when_traffic_moves():
+    config = stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")
+    del config["cutover:promotion"]
+    stack = Stack(config, stack="prod")
+    stack.up()
+    stack.set("cutover:services.web.version", "9.9")
+    stack.up()  # deployed at 0 %: no traffic moved yet
+    first_step = stack.up().result
+    flagged = [v for v in check(first_step, "prod") if "without promotion evidence" in v.message]
+    assert [v.urn.rsplit("::", 1)[1] for v in flagged] == ["web-route-rule"]
