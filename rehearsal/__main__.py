@@ -3,6 +3,7 @@
     python -m rehearsal                       # the dev stack and rehearsal/scenarios/dev.yaml
     python -m rehearsal --stack prod          # Pulumi.prod.yaml and rehearsal/scenarios/prod.yaml
     python -m rehearsal --stack staging --scenario my-scenario.yaml
+    python -m rehearsal --markdown plan.md --chart plan.svg   # also the plan as a Markdown report and an SVG chart
 
 Every run is reviewed by the policy pack with the stack's policies/config/<stack>.json, as
 `pulumi up --policy-pack policies` would (see rehearsal/policy_check.py).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import dataclasses
 import os
 import re
@@ -24,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rehearsal import plan
 from rehearsal.engine import PROJECT_ROOT, RecordingMocks, stack_config
 from rehearsal.moto_backend import MotoAws, MotoBackedMocks
 from rehearsal.policy_check import PolicyReview, review
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rehearsal", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev", help="stack whose Pulumi.<stack>.yaml to use (default: dev)")
     parser.add_argument("--scenario", type=Path, help="scenario file (default: rehearsal/scenarios/<stack>.yaml)")
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="also write the plan as Markdown: per service a table with a row per run")
+    parser.add_argument("--chart", type=Path, metavar="FILE",
+                        help="also write the plan as an SVG chart: each color's weight over the runs, per service")
     args = parser.parse_args(argv)
     stack_file = PROJECT_ROOT / f"Pulumi.{args.stack}.yaml"
     if not stack_file.exists():
@@ -177,6 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scenario is not None and not args.scenario.is_file():
         print(f"rehearsal: {args.scenario}: no such scenario file", file=sys.stderr)
         return 2
+    for output in (args.markdown, args.chart):
+        if output is not None and not output.resolve().parent.is_dir():
+            print(f"rehearsal: {output}: no such directory {_shown(output.resolve().parent)}", file=sys.stderr)
+            return 2
     try:
         scenario = load_scenario(scenario_file) if scenario_file.exists() else FIRST_DEPLOY
     except ScenarioError as err:
@@ -189,8 +200,34 @@ def main(argv: list[str] | None = None) -> int:
         stack = Stack(config, stack=args.stack, mocks_factory=mocks_factory,
                       policies=lambda result: review(result, args.stack), **({"start": start} if start else {}))
         where = " and moto" if mocks_factory else ""
-        print(f"rehearsal of stack {args.stack}: {len(scenario.runs)} runs of __main__.py under the mock engine{where} ({source})")
-        return play(stack, scenario.runs)
+        title = f"rehearsal of stack {args.stack}: {len(scenario.runs)} runs of __main__.py under the mock engine{where} ({source})"
+        print(title)
+        promoted_from = _play_promotion_source(stack, config)
+        if promoted_from:
+            print(promoted_from)
+        played = Played()
+        code = play(stack, scenario.runs, played)
+    chart_title = f"stack {args.stack}: traffic per color over the runs ({source})"
+    return max(code, write_plan(played, title=title, chart_title=chart_title, markdown=args.markdown, chart=args.chart))
+
+
+def _play_promotion_source(stack: Stack, config: dict) -> str:
+    """A stack that promotes from another (`cutover:promotion.from`) reads that stack's outputs: play the source
+    stack's own scenario first, quietly, and let this stack's references read its saved outputs."""
+    source = str((config.get("cutover:promotion") or {}).get("from") or "")
+    source_file = PROJECT_ROOT / f"Pulumi.{source}.yaml"
+    if not source or "/" in source or not source_file.exists():
+        return ""
+    scenario_file = SCENARIOS / f"{source}.yaml"
+    runs = load_scenario(scenario_file).runs if scenario_file.exists() else FIRST_DEPLOY.runs
+    upstream = Stack(stack_config(source_file), stack=source)
+    with contextlib.redirect_stdout(io.StringIO()):
+        play(upstream, runs, Played())
+    stack.other_stacks[f"organization/cutover/{source}"] = upstream
+    finished = {name: [c["version"] for c in (record or {}).get("completed") or []]
+                for name, record in ((upstream.saved_outputs or {}).get("rollouts") or {}).items()}
+    listed = ", ".join(f"{name} {' '.join(versions)}" for name, versions in sorted(finished.items()))
+    return f"(promotes from {source}: its scenario was played first, {len(runs)} runs; completed there: {listed})"
 
 
 def _shown(path: Path) -> str:
@@ -245,7 +282,15 @@ class PreviewSafeMotoMocks(MotoBackedMocks):
         return resource_id, outputs
 
 
-def play(stack: Stack, runs: Sequence[ScenarioRun]) -> int:
+@dataclasses.dataclass
+class Played:
+    """What a rehearsal printed, as rows: the data behind `--markdown` and `--chart`."""
+
+    headers: list[plan.RunHeader] = dataclasses.field(default_factory=list)
+    rows: list[plan.ServiceRow] = dataclasses.field(default_factory=list)
+
+
+def play(stack: Stack, runs: Sequence[ScenarioRun], played: Played | None = None) -> int:
     failed = False
     for number, step in enumerate(runs, 1):
         traffic_at = inside_first_counted_minute(stack.now)  # this step's traffic lies where the gate counts it
@@ -263,14 +308,30 @@ def play(stack: Stack, runs: Sequence[ScenarioRun]) -> int:
                                   errors=traffic.errors, latency_ms=traffic.latency_ms)
         run = stack.preview() if step.preview else stack.up()
         print(describe(run, stack, step.note))
+        if played is not None:
+            played.headers.append(run_header(run, stack, step.note))
+            played.rows += service_rows(run, stack)
         failed = failed or run.result.error is not None or (run.policy is not None and run.policy.fails)
     return 1 if failed else 0
 
 
+def write_plan(played: Played, *, title: str, chart_title: str, markdown: Path | None, chart: Path | None) -> int:
+    """Write the requested renderings of what was played; 2 when a file cannot be written."""
+    renderings = [(markdown, lambda: plan.render_markdown(played.headers, played.rows, title=title)),
+                  (chart, lambda: plan.render_chart(played.rows, title=chart_title))]
+    for path, render in renderings:
+        if path is None:
+            continue
+        try:
+            path.write_text(render(), encoding="utf-8")
+        except OSError as err:
+            print(f"rehearsal: {path}: cannot write: {err.strerror}", file=sys.stderr)
+            return 2
+    return 0
+
+
 def describe(run: Run, stack: Stack, note: str | None) -> str:
-    kind = "preview" if run.preview else "up"
-    header = f"run {run.number} ({kind}, {stack.now:%H:%M})" + (f" — {note}" if note else "")
-    lines = [header]
+    lines = [run_header(run, stack, note).line()]
     if run.blocked:
         lines.append("  blocked by a mandatory resource policy: `pulumi up` stops before any change; nothing applied, "
                      "outputs kept")
@@ -279,7 +340,7 @@ def describe(run: Run, stack: Stack, note: str | None) -> str:
     elif run.result.error:
         lines.append(f"  error: {run.result.error}")
     else:
-        lines += _service_lines(run)
+        lines += [plan.console_line(row) for row in service_rows(run, stack)]
     if run.policy is not None:
         lines += _policy_lines(run.policy, applied=not (run.preview or run.blocked))
         if run.preview and run.policy.fails:
@@ -287,22 +348,70 @@ def describe(run: Run, stack: Stack, note: str | None) -> str:
     return "\n".join(lines)
 
 
-def _service_lines(run: Run) -> list[str]:
-    lines = []
-    for name, record in sorted(run.result.outputs.get("rollouts", {}).items()):
+def _outcome(run: Run) -> plan.Outcome:
+    if run.blocked:
+        return "blocked"
+    if run.result.error:
+        return "failed"
+    return "preview" if run.preview else "applied"
+
+
+def run_header(run: Run, stack: Stack, note: str | None) -> plan.RunHeader:
+    """The run's header line and what the report says about the run as a whole. Call it right after the run."""
+    services = set(_records(run, stack))
+    return plan.RunHeader(
+        number=run.number, kind="preview" if run.preview else "up", at=f"{stack.now:%H:%M}", note=note,
+        outcome=_outcome(run), error=str(run.result.error) if run.result.error else None,
+        findings=tuple(f for service, f in _findings(run) if service is None or service not in services))
+
+
+def service_rows(run: Run, stack: Stack) -> list[plan.ServiceRow]:
+    """One row per service: what the console prints for it, and the report's row. Call it right after the run.
+
+    An applied run or a preview: the record the program produced (the console prints these lines). A blocked or
+    failed `up`: the record the stack kept, which the next run starts from (the console prints no service line
+    for those runs, only why), with no changes when blocked and the changes it attempted when failed.
+    """
+    outcome = _outcome(run)
+    findings = _findings(run)
+    rows = []
+    for name, record in sorted(_records(run, stack).items()):
         weights = record["weights"]
-        changed = run.changed(name)
-        step = "-" if record["step"] is None else record["step"]
-        versions = f"{record['stableVersion']}" + (f"->{record['candidateVersion']}" if record["candidateVersion"] else "")
         gate = record.get("gate") or {}
         judged = gate.get("measurements") and record["phase"] in ("progressing", "paused")
-        verdict = f"  [gate {gate['verdict']}]" if judged or gate.get("verdict") == "abort" else ""
-        lines.append(
-            f"  {name:<8} {record['phase']:<11} step {step:<2} blue {weights['blue']:>3} / green {weights['green']:>3}"
-            f"  {versions:<11} +{len(changed['created'])} ~{len(changed['updated'])} ±{len(changed['replaced'])} -{len(changed['deleted'])}"
-            f"  {record['reason']}{verdict}"
-        )
-    return lines
+        changed = {key: () for key in ("created", "updated", "replaced", "deleted")} if run.blocked else run.changed(name)
+        rows.append(plan.ServiceRow(
+            run=run.number, kind="preview" if run.preview else "up", at=f"{stack.now:%H:%M}", outcome=outcome,
+            service=name, phase=record["phase"], step=record["step"], blue=weights["blue"], green=weights["green"],
+            versions=f"{record['stableVersion']}" + (f"->{record['candidateVersion']}" if record["candidateVersion"] else ""),
+            created=len(changed["created"]), updated=len(changed["updated"]), replaced=len(changed["replaced"]),
+            deleted=len(changed["deleted"]), reason=record["reason"],
+            gate=gate["verdict"] if judged or gate.get("verdict") == "abort" else None,
+            findings=tuple(f for service, f in findings if service == name),
+        ))
+    return rows
+
+
+def _records(run: Run, stack: Stack) -> dict[str, Any]:
+    """Each service's record after the run: the run's own, or for a blocked or failed `up` the one the stack kept."""
+    if run.blocked or run.result.error:
+        return dict((stack.saved_outputs or {}).get("rollouts", {}))
+    return dict(run.result.outputs.get("rollouts", {}))
+
+
+def _findings(run: Run) -> list[tuple[str | None, plan.PolicyFinding]]:
+    """The run's violations, each with the service whose resource it names (None: stack-wide or shared)."""
+    if run.policy is None:
+        return []
+    services = sorted(run.result.outputs.get("rollouts", {}), key=len, reverse=True)
+    found = []
+    for violations, stack_policy in ((run.policy.before, False), (run.policy.after, True)):
+        for v in violations:
+            resource = v.urn.rsplit("::", 1)[-1] if v.urn else ""
+            # As Run.changed attributes resources: a service's children are named `<service>-<role>`.
+            owner = next((s for s in services if resource.startswith(f"{s}-")), None)
+            found.append((owner, plan.PolicyFinding(v.enforcement_level, v.policy_name, v.message, stack_policy)))
+    return found
 
 
 def _policy_lines(policy: PolicyReview, *, applied: bool) -> list[str]:

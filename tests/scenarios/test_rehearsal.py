@@ -8,14 +8,19 @@ import re
 import shlex
 import subprocess
 import sys
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from pulumi_policy import EnforcementLevel, StackValidationPolicy
 
 from rehearsal.__main__ import describe, load_scenario, main
 from rehearsal.engine import PROJECT_ROOT, stack_config
+from rehearsal.plan import ServiceRow, console_line, render_chart, render_markdown
 from rehearsal.policy_check import review
 from rehearsal.scenario import Stack
+from tests.builders import completed_elsewhere
 
 
 def rehearse(*args: str) -> subprocess.CompletedProcess:
@@ -89,6 +94,7 @@ def test_the_rollback_rehearsal_shows_a_promotion_an_alarm_and_the_one_run_rollb
 
 def test_a_mandatory_resource_policy_blocks_the_up_nothing_applied_and_the_outputs_kept():
     stack = Stack(prod_with_a_blue_green_admin(), stack="prod", policies=lambda result: review(result, "prod"))
+    stack.other_stacks.update(completed_elsewhere(["admin", "web"], "1.28"))  # prod promotes from staging
     stack.up()
     stack.advance(60)
     stack.set("cutover:services.admin.version", "1.28")
@@ -285,3 +291,185 @@ def test_the_readme_samples_are_what_the_rehearsal_prints():
             wanted = CLOCK.sub("HH:MM", line) if clockless else line
             assert wanted in output[position:], f"README line not printed (in order) by ./run rehearse {' '.join(args)}:\n{line}"
             position = output.index(wanted, position) + 1
+
+
+# --- the plan as Markdown and as a chart (--markdown, --chart) --------------------------------
+
+SVG = "{http://www.w3.org/2000/svg}"
+SERVICE_LINE = re.compile(r"^  (\S+)\s+(\S+)\s+step (\S+)\s+blue\s+(\d+) / green\s+(\d+)  .*?  (\+\d+ ~\d+ ±\d+ -\d+)  "
+                          r".*?(?:  \[gate (\w+)\])?$")
+BLOCKED_SCENARIO = (
+    "runs:\n"
+    "  - note: first deploy\n"
+    "  - note: web moves to 1.28\n"
+    "    after: 60\n"
+    "    set: {cutover:services.web.version: '1.28'}\n"
+    "  - note: a password in plain text, mandatory in staging\n"
+    "    after: 10\n"
+    "    set:\n"
+    "      cutover:services.web.environment: {DB_PASSWORD: hunter2}\n"
+)
+
+
+@functools.lru_cache(maxsize=None)
+def planned(*args: str) -> tuple[subprocess.CompletedProcess, str, str]:
+    """`rehearse(*args, --markdown, --chart)` once per session: (the process, the Markdown, the SVG)."""
+    with tempfile.TemporaryDirectory() as out:
+        markdown, chart = Path(out, "plan.md"), Path(out, "plan.svg")
+        done = rehearse(*args, "--markdown", str(markdown), "--chart", str(chart))
+        return done, markdown.read_text(), chart.read_text()
+
+
+def printed(stdout: str) -> dict[tuple[int, str], dict]:
+    """(run, service) -> what the console line shows, for every service line the rehearsal printed."""
+    shown = {}
+    for number, text in runs_of(stdout).items():
+        kind = "preview" if text.startswith(f"run {number} (preview, ") else "up"
+        for line in text.splitlines()[1:]:
+            m = SERVICE_LINE.match(line)
+            if m:
+                service, phase, step, blue, green, changed, gate = m.groups()
+                shown[number, service] = {"kind": kind, "phase": phase, "step": step, "blue": int(blue),
+                                          "green": int(green), "changed": changed, "gate": gate or "–"}
+    return shown
+
+
+def markdown_tables(markdown: str) -> dict[tuple[int, str], dict]:
+    """(run, service) -> the row of that service's table."""
+    rows = {}
+    for section in re.split(r"^### ", markdown, flags=re.M)[1:]:
+        service, _, body = section.partition("\n")
+        lines = [line for line in body.splitlines() if line.startswith("|")]
+        header = _cells(lines[0])
+        assert header == ["run", "phase", "step", "blue / green", "versions", "gate", "changed", "policy", "reason"]
+        for line in lines[2:]:
+            row = dict(zip(header, _cells(line)))
+            number, label = re.fullmatch(r"(\d+) \((.*)\)", row["run"]).groups()
+            blue, green = row["blue / green"].split(" / ")
+            assert (int(number), service) not in rows, f"run {number} twice in {service}'s table"
+            rows[int(number), service] = {"kind": label.split(",")[0], "label": label, "phase": row["phase"],
+                                          "step": row["step"], "blue": int(blue), "green": int(green),
+                                          "changed": row["changed"], "gate": row["gate"], "policy": row["policy"]}
+    return rows
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip().replace("\\|", "|").replace("&lt;", "<").replace("&amp;", "&")
+            for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+
+
+def chart_points(svg: str) -> dict[tuple[int, str, str], float]:
+    """(run, service, color) -> the weight each plotted marker stands for, read back through the panel's axes:
+    the y of the 0 and 100 gridlines and the x of each run's tick."""
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    points = {}
+    for panel in root.iter(f"{SVG}g"):
+        if panel.get("class") != "panel":
+            continue
+        service = panel.get("data-service")
+        grid = {int(line.get("data-value")): float(line.get("y1"))
+                for line in panel.iter(f"{SVG}line") if line.get("class") == "grid"}
+        ticks = {float(line.get("x1")): int(line.get("data-value"))
+                 for line in panel.iter(f"{SVG}line") if line.get("class") == "x-tick"}
+        labels = sorted(t.text for t in panel.iter(f"{SVG}text") if t.get("class") == "axis-label")
+        assert labels == ["% of traffic", "run"], f"{service}: both axes are labelled"
+        assert [t.text for t in panel.iter(f"{SVG}text") if t.get("class") == "panel-title"] == [service]
+        zero, hundred = grid[0], grid[100]
+        markers = {}
+        for circle in panel.iter(f"{SVG}circle"):
+            x, y = float(circle.get("cx")), float(circle.get("cy"))
+            key = (ticks[x], service, circle.get("data-color"))
+            assert key not in points, f"two markers for {key}"
+            points[key] = (zero - y) / (zero - hundred) * 100
+            markers[key] = (x, y, "preview" in circle.get("class"))
+        for line in panel.iter(f"{SVG}polyline"):
+            color = line.get("data-color")
+            drawn = [tuple(map(float, pair.split(","))) for pair in line.get("points").split()]
+            held = [(x, y) for (run, s, c), (x, y, preview) in sorted(markers.items()) if c == color and not preview]
+            assert drawn == held, f"{service} {color}: the line joins the applied runs' markers, in run order"
+    return points
+
+
+@pytest.mark.parametrize("args", [(), ("--scenario", "rehearsal/scenarios/dev-preview.yaml")],
+                         ids=["the dev rehearsal", "a rehearsal with previews and a gate abort"])
+def test_the_markdown_has_one_row_per_service_per_run_with_what_the_console_printed(args):
+    done, markdown, _ = planned(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = printed(done.stdout)
+    tables = markdown_tables(markdown)
+
+    assert sorted(tables) == sorted(shown), "a row for exactly the runs and services the console printed"
+    for key, line in shown.items():
+        row = tables[key]
+        assert {k: row[k] for k in line} == line, key
+    runs = re.findall(r"^\| (\d+) \| (up|preview), (\d\d:\d\d) \|", markdown, re.M)
+    assert [int(n) for n, _, _ in runs] == sorted(runs_of(done.stdout)), "the runs table lists every run once"
+
+
+@pytest.mark.parametrize("args", [(), ("--scenario", "rehearsal/scenarios/dev-preview.yaml")],
+                         ids=["the dev rehearsal", "a rehearsal with previews and a gate abort"])
+def test_the_chart_plots_exactly_the_rehearsals_weights_per_service_and_run(args):
+    done, _, svg = planned(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    expected = {(run, service, color): line[color]
+                for (run, service), line in printed(done.stdout).items() for color in ("blue", "green")}
+
+    plotted = chart_points(svg)
+
+    assert sorted(plotted) == sorted(expected)
+    for key, weight in expected.items():
+        assert plotted[key] == pytest.approx(weight, abs=0.01), key
+    legend = ET.fromstring(svg).find(f"{SVG}g[@class='legend']")
+    assert [t.text for t in legend.iter(f"{SVG}text")][:2] == ["blue (% of traffic)", "green (% of traffic)"]
+
+
+def test_the_plan_options_leave_what_the_rehearsal_prints_unchanged():
+    done, _, _ = planned()
+    assert (done.returncode, done.stdout, done.stderr) == (rehearsed().returncode, rehearsed().stdout, rehearsed().stderr)
+
+
+def test_a_blocked_run_is_a_row_with_the_kept_weights_and_the_violation(tmp_path):
+    scenario = tmp_path / "staging-plaintext.yaml"
+    scenario.write_text(BLOCKED_SCENARIO)
+    done, markdown, svg = planned("--stack", "staging", "--scenario", str(scenario))
+    assert done.returncode != 0 and "blocked by a mandatory resource policy" in runs_of(done.stdout)[3]
+
+    web = {run: row for (run, service), row in markdown_tables(markdown).items() if service == "web"}
+    assert web[3]["label"] == "up, blocked"
+    assert {k: web[3][k] for k in ("phase", "step", "blue", "green")} == {k: web[2][k] for k in ("phase", "step", "blue", "green")}, \
+        "the state the stack kept"
+    assert web[3]["changed"] == "+0 ~0 ±0 -0", "nothing applied"
+    assert web[3]["policy"].startswith("mandatory no-plaintext-secrets-in-env: Task definition 'web-")
+    assert chart_points(svg)[3, "web", "blue"] == pytest.approx(web[2]["blue"]), "traffic stayed where it was"
+
+
+def test_an_output_file_in_a_missing_directory_stops_the_rehearsal_before_it_plays(tmp_path, capsys):
+    assert main(["--chart", str(tmp_path / "no-such-dir" / "plan.svg")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith(f"rehearsal: {tmp_path / 'no-such-dir' / 'plan.svg'}: no such directory")
+
+
+def _row(run: int, **fields) -> ServiceRow:
+    values = dict(run=run, kind="up", at="09:00", outcome="applied", service="web", phase="progressing", step=1,
+                  blue=90, green=10, versions="1.27->1.28", created=0, updated=1, replaced=0, deleted=0,
+                  reason="advanced to step 1")
+    return ServiceRow(**{**values, **fields})
+
+
+def test_the_console_line_and_the_markdown_row_come_from_the_same_row():
+    row = _row(3, reason="passed: error rate 0.3% <= 5.0% | p99 ok", gate="advance")
+
+    assert console_line(row) == ("  web      progressing step 1  blue  90 / green  10  1.27->1.28  +0 ~1 ±0 -0  "
+                                 "passed: error rate 0.3% <= 5.0% | p99 ok  [gate advance]")
+    table = markdown_tables(render_markdown([], [row], title="t"))
+    assert table[3, "web"] == {"kind": "up", "label": "up", "phase": "progressing", "step": "1", "blue": 90,
+                                 "green": 10, "changed": "+0 ~1 ±0 -0", "gate": "advance", "policy": "–"}
+    assert "| passed: error rate 0.3% &lt;= 5.0% \\| p99 ok |" in render_markdown([], [row], title="t"), \
+        "a | in a reason stays inside its cell"
+
+
+def test_a_chart_without_runs_is_still_a_valid_svg():
+    root = ET.fromstring(render_chart([]))
+    assert root.tag == f"{SVG}svg" and root.find(f"{SVG}g[@class='panel']") is None
+    assert chart_points(render_chart([_row(1, blue=100, green=0)])) == {(1, "web", "blue"): 100, (1, "web", "green"): 0}
