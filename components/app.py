@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
 from components.config import CutoverConfig, Platform, RecoverConfig, Router, ServiceConfig, StrategyKind
-from components.gates.model import GateResult
+from components.gates.model import GateResult, GateVerdict
+from components.gates.smoke_verdict import first_shift_hooks_due, with_smoke
 from components.rollout.codec import UnrecoverableState
 from components.rollout.decision import ANNOTATION_PREFIX, TAG_PREFIX, decision_record
 from components.rollout.live import LiveService
@@ -27,6 +28,10 @@ EvidenceSource = Callable[[str, str], tuple[str | None, str]]
 """(service name, version about to start) -> (why it may not start yet, or None; the evidence to record)."""
 GateSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
 """(service name, its config, its previous state) -> verdict; only called while a version differs from stable."""
+SmokeSource = Callable[[str, ServiceConfig, RolloutState], GateResult]
+"""(service name, its config, its previous state) -> the first-shift hooks' verdict (expand migration record, smoke
+checks; source "workload"); only called in a run that may move the first weight onto a candidate at 0 %
+(`smoke_verdict.first_shift_hooks_due`)."""
 
 
 def bake_only_gate(name: str, service: ServiceConfig, previous: RolloutState) -> GateResult:
@@ -173,6 +178,7 @@ def decide_service(
     now: datetime,
     gate: GateSource = bake_only_gate,
     evidence: EvidenceSource | None = None,
+    smoke: SmokeSource | None = None,
 ) -> ServiceDecision:
     """Both witnesses and the live workloads -> next state. Raises UnrecoverableState when neither
     witness can be trusted and `recover` is not set."""
@@ -190,7 +196,12 @@ def decide_service(
     previous = _platform_rolled_back(assessment.previous, live) if spec.plan.in_place else assessment.previous
     # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
     verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
-    verdict = combine(verdict, verify_colors(previous, live.colors, service.platform.value))
+    check = verify_colors(previous, live.colors, service.platform.value)
+    verdict = combine(verdict, check)
+    if smoke is not None and check is None and verdict.verdict is not GateVerdict.ABORT and first_shift_hooks_due(previous, service):
+        # Before the first weight moves: the candidate, verified to run its version, has its expand migration
+        # done and answers the smoke checks.
+        verdict = with_smoke(verdict, smoke(name, service, previous))
     missing, note = _promotion(previous, spec.version, name, evidence)
     state = next_state(previous, spec, verdict, now, strategy, hold=assessment.hold or missing,
                        warm_problem=warm_color_problem(previous, live.colors))
@@ -285,7 +296,8 @@ def uses_two_colors(service: ServiceConfig) -> bool:
 
 
 def needs_preview(service: ServiceConfig) -> bool:
-    return service.strategy.kind is StrategyKind.BLUE_GREEN
+    """A preview endpoint that reaches the candidate color: blue-green's, and every service with smoke checks."""
+    return service.strategy.kind is StrategyKind.BLUE_GREEN or bool(service.hooks and service.hooks.smoke)
 
 
 def is_aws(service: ServiceConfig) -> bool:

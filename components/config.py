@@ -201,6 +201,52 @@ class AutoscalingConfig(_Model):
         return self
 
 
+STICKY_MAX_SECONDS = 604_800
+"""ALB target-group and forward-action stickiness: 1 s .. 7 days (TargetGroupStickinessConfig)."""
+CLIENT_IP_AFFINITY_MAX_SECONDS = 86_400
+"""Kubernetes Service `sessionAffinityConfig.clientIP.timeoutSeconds`: at most one day."""
+STICKY_UNSUPPORTED = {
+    Router.ROUTE53: "weighted DNS picks a color per lookup, and resolvers cache the answer for its TTL; there is "
+                    "no cookie to keep a user on one version (use router alb)",
+    Router.GATEWAY: "HTTPRoute session persistence (GEP-1619) is in the Gateway API experimental channel only; the "
+                    "standard HTTPRoute CRD (v1.6.1) has no sessionPersistence field (use router nginx)",
+}
+"""Routers that cannot keep a user on the version they started on."""
+
+
+class StickySessionsConfig(_Model):
+    """Users stay on the color (version) they started on during a weighted shift, for `durationSeconds`."""
+
+    duration_seconds: int = Field(ge=1, le=STICKY_MAX_SECONDS, description="how long a user stays on their color")
+
+
+class SmokeCheckConfig(_Model):
+    """One HTTP check against the candidate's preview endpoint before it receives any live traffic."""
+
+    path: str = Field(pattern=r"^/\S*$", description="path under the candidate's preview URL, e.g. /healthz")
+    expect_status: int = Field(default=200, ge=100, le=599, description="the status the candidate must answer")
+    expect_body_contains: str | None = Field(
+        default=None, min_length=1, description="text the body must contain; {{version}} is the candidate's version"
+    )
+
+
+class MigrationConfig(_Model):
+    """A one-off run of the candidate's image with the service's network and secrets."""
+
+    command: list[str] = Field(min_length=1, description="the container command, e.g. [./manage.py, migrate]")
+
+
+class MigrationsConfig(_Model):
+    expand: MigrationConfig | None = Field(default=None, description="before the first shift to a new version")
+    contract: MigrationConfig | None = Field(default=None, description="after promotion, once the old color is at zero")
+
+
+class HooksConfig(_Model):
+    smoke: list[SmokeCheckConfig] = Field(default_factory=list, max_length=10,
+                                          description="checks before any weight moves to a candidate")
+    migrations: MigrationsConfig | None = None
+
+
 class RecoverConfig(_Model):
     """An operator's statement of where a service stands, for the run after the program stopped
     because neither its stack output nor its live router could be trusted."""
@@ -223,6 +269,8 @@ class ServiceConfig(_Model):
     promote: str | None = Field(default=None, description="move this candidate to 100 % next run (a manual full promotion)")
     recover: RecoverConfig | None = None
     autoscaling: AutoscalingConfig | None = None
+    sticky_sessions: StickySessionsConfig | None = None
+    hooks: HooksConfig | None = None
     host: str | None = Field(default=None, description="host header routed to this service")
     path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
     priority: int | None = Field(default=None, ge=1, le=RULE_PRIORITY_SPAN)
@@ -259,12 +307,33 @@ class ServiceConfig(_Model):
                                 "minimum healthy 100 % / maximum 200 %)")
         if self.promote is not None and self.promote == self.abort:
             raise ConfigProblem("promote", f"promote and abort both name {self.promote}: remove one")
+        self._check_sticky_sessions(router)
+        if self.hooks is not None and self.hooks.migrations is not None:
+            if self.platform is Platform.KUBERNETES:
+                raise ConfigProblem("hooks.migrations", "not supported on Kubernetes yet (only AWS runs migrations, as "
+                                    "one-off ECS tasks): run them outside cutover; remove the key")
+            if self.strategy.kind is StrategyKind.ROLLING:
+                raise ConfigProblem("hooks.migrations", "rolling replaces tasks in place: there is no moment before the "
+                                    "first shift nor an old color reaching zero (use canary, blue-green or red-black)")
+        if self.hooks is not None and self.hooks.smoke and self.strategy.kind is StrategyKind.ROLLING:
+            raise ConfigProblem("hooks.smoke", "rolling replaces tasks in place: there is no candidate to check before "
+                                "it serves (use canary, blue-green or red-black)")
         clash = set(self.environment) & set(self.secrets)
         if clash:
             raise ConfigProblem("secrets", f"{sorted(clash)} set both as plain environment and as secret")
         if self.platform is Platform.KUBERNETES:
             self._check_kubernetes_settings()
         return self
+
+    def _check_sticky_sessions(self, router: Router) -> None:
+        if self.sticky_sessions is None:
+            return
+        why = STICKY_UNSUPPORTED.get(router)
+        if why:
+            raise ConfigProblem("stickySessions", f"router {router.value} cannot keep sessions sticky: {why}")
+        if router is Router.SERVICE and self.sticky_sessions.duration_seconds > CLIENT_IP_AFFINITY_MAX_SECONDS:
+            raise ConfigProblem("stickySessions.durationSeconds", f"{self.sticky_sessions.duration_seconds} is above "
+                                f"{CLIENT_IP_AFFINITY_MAX_SECONDS}, the longest ClientIP affinity a Kubernetes Service keeps")
 
     def _check_kubernetes_settings(self) -> None:
         """What the schema accepts but Kubernetes would reject, refused before anything is registered."""

@@ -20,7 +20,7 @@ from typing import Any
 
 import pulumi
 
-from components.app import EvidenceSource, GateSource, ServiceDecision, bake_only_gate, decide_service
+from components.app import EvidenceSource, GateSource, ServiceDecision, SmokeSource, bake_only_gate, decide_service
 from components.config import CONFIG_KEYS, CONFIG_NAMESPACE, CutoverConfig, CutoverConfigError, Platform, load_config
 from components.rollout.codec import CorruptState, UnrecoverableState, parse_time
 
@@ -38,9 +38,11 @@ def run() -> dict[str, pulumi.Output[Any]]:
     now = _now()
     previous = _read_previous_outputs(config)
     live = _read_live(config, previous.get("endpoints"))
-    decisions = _decide(config, previous, live, now, _gate_source(config, previous, now), _evidence_source(config))
+    decisions = _decide(config, previous, live, now, _gate_source(config, previous, now), _evidence_source(config),
+                        _first_shift_source(config, previous))
+    _report_migrations(config, decisions, previous.get("endpoints"))
     _tell_the_operator(decisions)
-    records, endpoints = _build(config, decisions)
+    records, endpoints = _build(config, decisions, previous.get("endpoints"))
     outputs = {
         "rollouts": pulumi.Output.all(**records) if records else pulumi.Output.from_input({}),
         "endpoints": pulumi.Output.all(**endpoints) if endpoints else pulumi.Output.from_input({}),
@@ -154,6 +156,50 @@ def _gate_source(config: CutoverConfig, previous: dict[str, Any], now: datetime)
     return gate_source(config, previous.get("endpoints"), now, readers)
 
 
+def _first_shift_source(config: CutoverConfig, previous: dict[str, Any]) -> SmokeSource | None:
+    """With hooks on any service: before a candidate's first shift, its expand migration's record and HTTP
+    smoke checks at its previous run's `previewUrl`. `CUTOVER_SMOKE_RESOLVE` (host:port=address:port, like
+    curl --resolve) points a preview host elsewhere while keeping its Host header: tests and rehearsals reach
+    a local server through the real URL."""
+    hooked = [service.hooks for service in config.services.values() if service.hooks is not None]
+    if not any(h.smoke or h.migrations for h in hooked):
+        return None
+    from components.gates.smoke import RESOLVE_VARIABLE, UrllibSmokeRunner, parse_resolve
+    from components.gates.smoke_verdict import first_shift_source
+
+    try:
+        resolve = parse_resolve(os.environ.get(RESOLVE_VARIABLE))
+    except ValueError as err:
+        raise pulumi.RunError(f"cutover: {err}; nothing was changed.") from None
+    runner = UrllibSmokeRunner(resolve=resolve) if any(h.smoke for h in hooked) else None
+    return first_shift_source(previous.get("endpoints"), runner)
+
+
+def _report_migrations(config: CutoverConfig, decisions: dict[str, ServiceDecision], endpoints: Any) -> None:
+    """The reason says when this run starts a migration, and a failed contract migration (the new version keeps
+    serving) is warned about in every run until it is resolved."""
+    from dataclasses import replace
+
+    from components.gates.migration_verdict import contract_problem, migration_news
+
+    endpoints = endpoints if isinstance(endpoints, dict) else {}
+    for name, decision in decisions.items():
+        hooks = config.services[name].hooks
+        if hooks is None or hooks.migrations is None:
+            continue
+        found = endpoints.get(name) if isinstance(endpoints.get(name), dict) else {}
+        state = decision.state
+        news = migration_news(decision.previous, state, hooks.migrations.expand is not None,
+                              hooks.migrations.contract is not None, found.get("migrations"))
+        problem = contract_problem(found.get("migrations"), state.stable_version)
+        notes = [n for n in (news, problem) if n and n not in state.reason]
+        if notes:
+            state = state.with_(reason="; ".join([state.reason, *notes]))
+        if problem:
+            state = state.with_(warning="; ".join(w for w in (state.warning, problem) if w))
+        decisions[name] = replace(decision, state=state)
+
+
 def _aws_identity_settings() -> dict[str, Any]:
     """The provider's identity settings, for the gates' boto3 reads: `aws:region`, `aws:profile`,
     `aws:assumeRoles` (pulumi-aws 6+) and the older `aws:assumeRole` (objects arrive as JSON)."""
@@ -196,7 +242,7 @@ def _evidence_source(config: CutoverConfig) -> EvidenceSource | None:
 
 
 def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: datetime, gate: GateSource,
-            evidence: EvidenceSource | None = None) -> dict[str, ServiceDecision]:
+            evidence: EvidenceSource | None = None, smoke: SmokeSource | None = None) -> dict[str, ServiceDecision]:
     rollouts = previous.get("rollouts")
     if rollouts is not None and not isinstance(rollouts, dict):
         rollouts = {}  # not an object: every service's output is missing; the live records decide
@@ -205,7 +251,7 @@ def _decide(config: CutoverConfig, previous: dict[str, Any], live: dict, now: da
     for name, service in config.services.items():
         try:
             decisions[name] = decide_service(
-                name, service, (rollouts or {}).get(name), live[name], name in endpoints, now, gate, evidence
+                name, service, (rollouts or {}).get(name), live[name], name in endpoints, now, gate, evidence, smoke
             )
         except UnrecoverableState as err:
             raise pulumi.RunError(f"cutover: {err}; nothing was changed.") from None
@@ -224,7 +270,8 @@ def _tell_the_operator(decisions: dict[str, ServiceDecision]) -> None:
         pulumi.log.info(f"{name}: blue {state.weights.blue} / green {state.weights.green} {state.phase.value}{cause}: {state.reason}")
 
 
-def _build(config: CutoverConfig, decisions: dict[str, ServiceDecision]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _build(config: CutoverConfig, decisions: dict[str, ServiceDecision], previous_endpoints: Any = None
+           ) -> tuple[dict[str, Any], dict[str, Any]]:
     records: dict[str, Any] = {}
     endpoints: dict[str, Any] = {}
     by_platform = {p: {n: d for n, d in decisions.items() if config.services[n].platform is p} for p in Platform}
@@ -233,6 +280,8 @@ def _build(config: CutoverConfig, decisions: dict[str, ServiceDecision]) -> tupl
         from components.live.aws_reader import decision_parameter_name
 
         build_aws(config, by_platform[Platform.AWS], records, endpoints, region=_region(), stack_id=_stack_id(),
+                  previous_endpoints=previous_endpoints if isinstance(previous_endpoints, dict) else {},
+                  aws_identity={k: v for k, v in _aws_identity_settings().items() if k != "region"},
                   decision_parameter=lambda name: decision_parameter_name(pulumi.get_project(), pulumi.get_stack(), name))
     if by_platform[Platform.KUBERNETES]:
         from components.kubernetes.build import build_kubernetes

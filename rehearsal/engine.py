@@ -35,6 +35,8 @@ PROJECT = "cutover"
 ORGANIZATION = "organization"
 ACCOUNT = "123456789012"
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+DYNAMIC_RESOURCE = "pulumi-python:dynamic:Resource"
+"""A Pulumi dynamic resource (the migration runs): its provider's outcome comes from `LiveWorld.migration_outcome`."""
 SELF_REFERENCE = "cutover-previous-run"
 """Resource name of the program's reference to its own previous outputs; other references read `other_stacks`."""
 
@@ -213,7 +215,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raise InjectedFailure(f"{key}: the provider rejected the update (planted failure)")
         if self.failed and self.faults.stop_on_failure:
             self.skipped.add(key)
-        outputs = {**args.inputs, **self._computed(args.typ, args.name, args.inputs)}
+        if args.typ == DYNAMIC_RESOURCE:
+            outputs = self.world.migration_outcome(key, args.name, args.inputs, self.preview)
+        else:
+            outputs = {**args.inputs, **self._computed(args.typ, args.name, args.inputs)}
         if key in self.faults.not_taken and key in self.world.resources:
             outputs = dict(self.world.resources[key].outputs)
         self.resources[key] = RecordedResource(args.typ, args.name, dict(args.inputs), outputs, args.custom)

@@ -81,6 +81,27 @@ class LiveWorld:
     """Every task definition revision ever registered, by ARN (ECS keeps them; a rollback returns to one)."""
     revisions: dict[str, int] = field(default_factory=dict)
     """Task definition family -> latest revision number."""
+    migration_exit_codes: dict[str, int] = field(default_factory=dict)
+    """Planted outcomes of one-off migration tasks: resource name (`web-expand-2`) -> the exit code its task
+    stops with (default 0)."""
+    migration_runs: list[str] = field(default_factory=list)
+    """Resource names of the migration tasks that ran, in order (one entry per ECS RunTask)."""
+
+    def migration_outcome(self, key: str, name: str, inputs: Mapping[str, Any], preview: bool) -> dict[str, Any]:
+        """What a MigrationRun's dynamic provider leaves as outputs: a finished run keeps its outcome (its `diff`
+        never re-runs a success, nor a failure of the same attempt); a new one runs its task — except in a
+        preview, where the engine does not call the provider and the outcome is unknown."""
+        outcome_keys = ("status", "exitCode", "taskArn", "reason")
+        old = self.resources.get(key)
+        if old is not None and (old.outputs.get("status") == "succeeded" or old.outputs.get("attempt") == inputs.get("attempt")):
+            return {**inputs, **{k: old.outputs.get(k) for k in outcome_keys}}
+        if preview:
+            return {k: v for k, v in inputs.items() if k not in outcome_keys}
+        code = self.migration_exit_codes.get(name, 0)
+        self.migration_runs.append(name)
+        arn = f"arn:aws:ecs:{self.region}:123456789012:task/cutover/{name}-{len(self.migration_runs)}"
+        return {**inputs, "status": "succeeded" if code == 0 else "failed", "exitCode": code, "taskArn": arn,
+                "reason": "" if code == 0 else f"exit code {code}; Essential container in task exited"}
 
     # --- what the engine does at the end of a run -------------------------------------------
 

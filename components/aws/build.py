@@ -11,11 +11,13 @@ from components.app import ServiceDecision, color_plan, needs_preview, on_shared
 from components.aws.network import NetworkArgs
 from components.aws.platform import AwsPlatform, AwsPlatformArgs
 from components.aws.service import AwsService, AwsServiceArgs
-from components.config import DEFAULT_TEST_LISTENER_PORT, PRIVATE_RANGES, CutoverConfig, Router
+from components.config import DEFAULT_TEST_LISTENER_PORT, PRIVATE_RANGES, CutoverConfig, Router, ServiceConfig
+from components.gates.migration_verdict import MigrationPlan, migration_plan
 
 
 def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], records: dict, endpoints: dict, *,
-              region: str, stack_id: str, decision_parameter) -> None:
+              region: str, stack_id: str, decision_parameter, previous_endpoints: dict | None = None,
+              aws_identity: dict | None = None) -> None:
     """Register the shared platform and every AWS service; `decision_parameter(name)` names a Route53
     service's decision-record parameter."""
     network = config.network
@@ -66,7 +68,28 @@ def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], reco
                 decision=decision,
                 decision_parameter=decision_parameter(name) if service.effective_router is Router.ROUTE53 else None,
                 autoscaling=service.autoscaling,
+                sticky_seconds=service.sticky_sessions.duration_seconds if service.sticky_sessions else None,
+                migrations=_migrations(decision, service, (previous_endpoints or {}).get(name)),
+                migration_commands=_commands(service),
+                aws_identity=dict(aws_identity or {}) if service.hooks and service.hooks.migrations else {},
             ),
         )
         records[name] = component.record
         endpoints[name] = component.endpoints
+
+
+def _migrations(decision: ServiceDecision, service: ServiceConfig, previous_endpoints) -> MigrationPlan | None:
+    """Which migration runs this service holds this run (None: no migrations configured)."""
+    hooks = service.hooks
+    if hooks is None or hooks.migrations is None:
+        return None
+    found = previous_endpoints.get("migrations") if isinstance(previous_endpoints, dict) else None
+    return migration_plan(decision.previous, decision.state, hooks.migrations.expand is not None,
+                          hooks.migrations.contract is not None, found)
+
+
+def _commands(service: ServiceConfig) -> dict[str, tuple[str, ...]]:
+    migrations = service.hooks.migrations if service.hooks else None
+    if migrations is None:
+        return {}
+    return {phase: tuple(run.command) for phase, run in (("expand", migrations.expand), ("contract", migrations.contract)) if run}

@@ -13,7 +13,9 @@ from components.aws.platform import AwsPlatform
 from components.aws.twin_service import ColorAutoscaling, TwinService, TwinServiceArgs
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
+from components.aws.migration_task import MigrationRun, MigrationRunArgs
 from components.config import AutoscalingConfig
+from components.gates.migration_verdict import MigrationPlan
 from components.recording import exported_record, router_record
 from components.rollout.decision import TAG_PREFIX
 
@@ -70,6 +72,14 @@ class AwsServiceArgs:
     """Fixed name of the SSM parameter holding the decision record (route53 router), so a run can find it without outputs."""
     autoscaling: AutoscalingConfig | None = None
     """The service's autoscaling bounds, or None: the program owns the task count."""
+    sticky_seconds: int | None = None
+    """stickySessions.durationSeconds: lb_cookie stickiness on both target groups and group stickiness on the rule."""
+    migrations: MigrationPlan | None = None
+    """Which expand/contract runs this service holds this run; None: no migrations configured."""
+    migration_commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`expand` / `contract` -> the container command of that migration."""
+    aws_identity: dict = field(default_factory=dict)
+    """The stack's aws:* identity settings (profile, assumeRoles): migration tasks run as the provider does."""
 
 
 class AwsService(pulumi.ComponentResource):
@@ -94,6 +104,7 @@ class AwsService(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
         self._log_group = aws.cloudwatch.LogGroup(f"{name}-logs", retention_in_days=LOG_RETENTION_DAYS, opts=self._child)
         self._target_groups = {color: self._create_target_group(name, color) for color in args.plan.colors}
+        self._expand: MigrationRun | None = None
         if args.router == "route53":
             services = self._build_route53(name)
         else:
@@ -110,6 +121,7 @@ class AwsService(pulumi.ComponentResource):
         tg_arns = {color: tg.arn for color, tg in self._target_groups.items()}
         waits_for_rule = (*plan.new_colors, *plan.after_router)
         services = {c: self._create_color(name, c, security_group, depends_on=[]) for c in plan.colors if c not in waits_for_rule}
+        expand = self._create_expand(name, services, security_group)
         rule = WeightedListenerRule(
             f"{name}-route",
             WeightedListenerRuleArgs(
@@ -120,14 +132,18 @@ class AwsService(pulumi.ComponentResource):
                 host=args.routing_host,
                 path_prefix=args.routing_path_prefix,
                 decision=router_record(args.decision, plan.ready_first, services, TAG_PREFIX),
+                sticky_seconds=args.sticky_seconds,
             ),
-            # Traffic and the record move onto a color only once its ECS service is steady (waitForSteadyState).
-            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first]),
+            # Traffic and the record move onto a color only once its ECS service is steady (waitForSteadyState),
+            # and onto a candidate only once its expand migration ran.
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first] + self._expand_gate(expand)),
         )
         for color in waits_for_rule:
             # A new color: AWS attaches a target group to an ECS service only once a rule forwards to it.
             # A color losing capacity: only after the rule that took its traffic away was applied.
             services[color] = self._create_color(name, color, security_group, depends_on=[rule])
+        self._create_expand(name, services, security_group)
+        self._create_contract(name, services, security_group)
         preview_url = None
         if args.preview and plan.candidate_color in tg_arns:
             aws.lb.ListenerRule(
@@ -191,6 +207,7 @@ class AwsService(pulumi.ComponentResource):
             color: self._create_color(name, color, security_group, depends_on=[balancers[color]])
             for color in plan.colors if color not in plan.after_router
         }
+        expand = self._create_expand(name, services, security_group)
         records = WeightedRecords(
             f"{name}-dns",
             WeightedRecordsArgs(
@@ -203,12 +220,15 @@ class AwsService(pulumi.ComponentResource):
                 decision_parameter=args.decision_parameter,
                 update_first=plan.gaining[0] if plan.gaining else None,
             ),
-            # Records move traffic onto a color only once its ECS service is steady.
-            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first]),
+            # Records move traffic onto a color only once its ECS service is steady, and onto a candidate only once
+            # its expand migration ran.
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first] + self._expand_gate(expand)),
         )
         for color in plan.after_router:
             # Capacity drops only after the records that took this color's traffic away were applied.
             services[color] = self._create_color(name, color, security_group, depends_on=[balancers[color], records])
+        self._create_expand(name, services, security_group)
+        self._create_contract(name, services, security_group)
         candidate = balancers.get(plan.candidate_color)
         scheme = "https" if args.certificate_arn else "http"
         self.applied_weights = records.applied_weights
@@ -221,6 +241,52 @@ class AwsService(pulumi.ComponentResource):
             decision_parameter=records.decision_parameter,
         )
         return services
+
+    def _create_expand(self, name: str, services: dict[str, TwinService], security_group: aws.ec2.SecurityGroup) -> MigrationRun | None:
+        """The candidate version's expand run, once its color's ECS service exists in this run (it runs that
+        color's task definition after the service is steady); registered in every run while that version is
+        in flight, so a finished run is kept, never repeated."""
+        args = self._args
+        plan = args.migrations
+        color = args.plan.candidate_color
+        if self._expand is not None or plan is None or plan.expand_version is None or color not in services:
+            return self._expand
+        self._expand = self._migration(name, "expand", plan.expand_version, plan.expand_attempt, services[color], security_group)
+        return self._expand
+
+    def _expand_gate(self, expand: MigrationRun | None) -> list[pulumi.Resource]:
+        """The router waits for the expand run in the run that gives the candidate traffic (never in a run that
+        takes traffic away: an abort must not wait on a migration)."""
+        plan = self._args.plan
+        return [expand] if expand is not None and plan.candidate_color in plan.gaining else []
+
+    def _create_contract(self, name: str, services: dict[str, TwinService], security_group: aws.ec2.SecurityGroup) -> None:
+        """The stable version's contract run, after the old color's ECS service was scaled to zero in this run
+        (or in an earlier one): it runs the stable color's task definition."""
+        args = self._args
+        plan = args.migrations
+        stable, old = args.plan.stable_color, args.plan.candidate_color
+        self._contract: MigrationRun | None = None
+        if plan is None or plan.contract_version is None or stable not in services:
+            return
+        after = [services[old]] if old in services else []
+        self._contract = self._migration(name, "contract", plan.contract_version, "", services[stable], security_group, after)
+
+    def _migration(self, name: str, phase: str, version: str, attempt: str, color: TwinService,
+                   security_group: aws.ec2.SecurityGroup, after: list[pulumi.Resource] | None = None) -> MigrationRun:
+        args = self._args
+        return MigrationRun(
+            f"{name}-{phase}-{version}",
+            MigrationRunArgs(
+                phase=phase, version=version, attempt=attempt, command=args.migration_commands[phase], region=args.region,
+                cluster=args.platform.cluster_arn, task_definition=color.task_definition_arn, container=args.service,
+                subnets=args.platform.network.private_subnet_ids, security_groups=[security_group.id],
+                identity=args.aws_identity,
+            ),
+            # Runs the task definition of a color whose ECS service is steady (and, for a contract, after the old
+            # color's scale-down to zero was applied).
+            pulumi.ResourceOptions(parent=self, depends_on=[color, *(after or [])]),
+        )
 
     def _create_target_group(self, name: str, color: str) -> aws.lb.TargetGroup:
         args = self._args
@@ -235,6 +301,8 @@ class AwsService(pulumi.ComponentResource):
             ),
             # Long enough for in-flight requests to finish, short enough that a step is not slowed by 5 minutes (the default).
             deregistration_delay=30,
+            stickiness=aws.lb.TargetGroupStickinessArgs(type="lb_cookie", cookie_duration=args.sticky_seconds, enabled=True)
+            if args.sticky_seconds else None,
             tags={"cutover:service": args.service, "cutover:color": color},
             opts=self._child,
         )
@@ -322,5 +390,9 @@ class AwsService(pulumi.ComponentResource):
                 "logGroup": self._log_group.name,
                 "decisionParameter": decision_parameter,
                 "loadBalancerDnsName": load_balancer_dns_name,
+                # Only services with migrations carry the key: the next run reads each run's outcome back here.
+                **({"migrations": {"expand": self._expand.record() if self._expand else None,
+                                   "contract": self._contract.record() if self._contract else None}}
+                   if self._args.migrations is not None else {}),
             }
         )

@@ -27,6 +27,9 @@ class WeightedListenerRuleArgs:
     """... or by path prefix."""
     decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record (tags): the rollout's state, read back by the next run, by policies and by people."""
+    sticky_seconds: int | None = None
+    """Group stickiness: a user stays on the target group (color) they were sent to for this long; None: each
+    request is weighted on its own."""
 
 
 class WeightedListenerRule(pulumi.ComponentResource):
@@ -53,13 +56,17 @@ class WeightedListenerRule(pulumi.ComponentResource):
                             aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=args.target_group_arns[c], weight=args.weights.of_name(c))
                             for c in colors
                         ],
-                        # Weighted canaries need each request to pick by weight, not stick to a color.
-                        stickiness=aws.lb.ListenerRuleActionForwardStickinessArgs(enabled=False, duration=1),
+                        # Without stickySessions each request picks a color by weight; with it a user keeps the
+                        # color (version) they started on, and the target groups' own stickiness holds them to a task.
+                        stickiness=aws.lb.ListenerRuleActionForwardStickinessArgs(enabled=True, duration=args.sticky_seconds)
+                        if args.sticky_seconds else aws.lb.ListenerRuleActionForwardStickinessArgs(enabled=False, duration=1),
                     ),
                 )
             ],
             tags=args.decision,
-            opts=pulumi.ResourceOptions(parent=self),
+            # What the component waits for (ready colors, an expand migration) the rule waits for: a child does
+            # not inherit its parent's depends_on, so it is passed on explicitly.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else []),
         )
         self.rule_arn = rule.arn
         self.applied_weights = pulumi.Output.all(rule.actions, *[args.target_group_arns[c] for c in colors]).apply(

@@ -44,7 +44,6 @@ class WeightedRecords(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WeightedRecordsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:WeightedRecords", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         # The decision record's carrier, written BEFORE the records: two records and a parameter can never
         # change in one call, so the record is an intent. A failure after it leaves the live weights at the
         # previous state (which the stack output still describes) or half way; the next run tells which by
@@ -58,7 +57,9 @@ class WeightedRecords(pulumi.ComponentResource):
             type="String",
             value=pulumi.Output.from_input(args.decision).apply(lambda record: json.dumps(record, sort_keys=True)),
             tags=args.decision,
-            opts=child,
+            # The component's depends_on (ready colors, an expand migration) is passed on: a child does not inherit
+            # it, and both records are written after this parameter.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else []),
         )
         records: dict[str, aws.route53.Record] = {}
         # Two records cannot change in one call either. Writing the gaining color's record first keeps every

@@ -48,6 +48,7 @@ def build_kubernetes(config: CutoverConfig, decisions: dict[str, ServiceDecision
                 secrets=dict(service.secrets),
                 decision=decision,
                 autoscaling=_autoscaling(service.autoscaling),
+                sticky_seconds=service.sticky_sessions.duration_seconds if service.sticky_sessions else None,
             ),
         )
         records[name] = component.record

@@ -79,6 +79,8 @@ class NginxCanaryArgs:
     """Path prefix the Ingresses match."""
     decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the Ingress that carries the weight."""
+    sticky_seconds: int | None = None
+    """stickySessions: cookie affinity on both Ingresses for this long (see `affinity_annotations`)."""
 
 
 class NginxCanary(pulumi.ComponentResource):
@@ -109,7 +111,9 @@ class NginxCanary(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(dict.fromkeys([*(args.deployments[c] for c in (args.stable_color,) if c in args.deployments), *waits]))),
         )
         has_canary = args.candidate_color is not None
-        main = self._ingress(f"{name}-main", args, stable, annotations={} if has_canary else args.decision, depends_on=waits)
+        sticky = affinity_annotations(args.sticky_seconds)
+        main = self._ingress(f"{name}-main", args, stable, annotations=pulumi.Output.from_input({} if has_canary else args.decision)
+                             .apply(lambda record: {**record, **sticky}), depends_on=waits)
         shares = [(stable.spec, None)]
         self.preview_url = pulumi.Output.from_input(None)
         canary_name: pulumi.Input[str | None] = None
@@ -132,6 +136,8 @@ class NginxCanary(pulumi.ComponentResource):
                 candidate,
                 annotations=pulumi.Output.from_input(args.decision).apply(lambda record: {
                     **record,
+                    **sticky,
+                    **({AFFINITY_CANARY_BEHAVIOR: "sticky"} if sticky else {}),
                     CANARY_ANNOTATION: "true",
                     CANARY_WEIGHT_ANNOTATION: str(args.candidate_percent),
                 }),
@@ -188,6 +194,25 @@ class NginxCanary(pulumi.ComponentResource):
             # Traffic moves onto a color only after its Deployment reports ready.
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
+
+
+AFFINITY_ANNOTATION = "nginx.ingress.kubernetes.io/affinity"
+SESSION_COOKIE_MAX_AGE = "nginx.ingress.kubernetes.io/session-cookie-max-age"
+AFFINITY_CANARY_BEHAVIOR = "nginx.ingress.kubernetes.io/affinity-canary-behavior"
+
+
+def affinity_annotations(seconds: int | None) -> dict[str, str]:
+    """Cookie affinity of ingress-nginx for `seconds`, or {}.
+
+    A canary Ingress ignores the non-canary annotations it carries (they come from the main Ingress) except
+    load-balance, upstream-hash-by and the session-affinity ones, and with `affinity-canary-behavior: sticky`
+    (the default since kubernetes/ingress-nginx#7371) a request whose cookie names the canary's upstream stays
+    on the canary: so both Ingresses carry them, and the canary says `sticky` explicitly
+    (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#canary,
+    https://kubernetes.github.io/ingress-nginx/examples/affinity/cookie/)."""
+    if not seconds:
+        return {}
+    return {AFFINITY_ANNOTATION: "cookie", SESSION_COOKIE_MAX_AGE: str(seconds)}
 
 
 def _applied_weights(values: list) -> dict[str, int]:

@@ -26,6 +26,7 @@ def selector_service(
     wait_for_pods: bool,
     opts: pulumi.ResourceOptions,
     annotations: pulumi.Input[Mapping[str, str]] | None = None,
+    client_ip_affinity_seconds: int | None = None,
 ) -> k8s.core.v1.Service:
     """A Service selecting `app`+`color`, targeting the container port named `http`.
 
@@ -38,6 +39,8 @@ def selector_service(
     candidate Services), so the program always wins it. Without force, a hand edit of the selector or of the
     record annotations (`kubectl edit`, `kubectl patch`) makes that field another manager's, and the next
     server-side apply fails with a conflict — including the run that aborts (pulumi-kubernetes#2491).
+
+    `client_ip_affinity_seconds`: `sessionAffinity: ClientIP` for that long (stickySessions on the service router).
     """
     pulumi_annotations = {**PATCH_FORCE, **({} if wait_for_pods else SKIP_AWAIT)}
     metadata_annotations = pulumi.Output.from_input(annotations or {}).apply(lambda values: {**values, **pulumi_annotations})
@@ -52,9 +55,18 @@ def selector_service(
             type="ClusterIP",
             selector=selector(app, color),
             ports=[k8s.core.v1.ServicePortArgs(name=PORT_NAME, port=SERVICE_PORT, target_port=PORT_NAME, protocol="TCP")],
+            **(_client_ip_affinity(client_ip_affinity_seconds) if client_ip_affinity_seconds else {}),
         ),
         opts=opts,
     )
+
+
+def _client_ip_affinity(seconds: int) -> dict:
+    return {
+        "session_affinity": "ClientIP",
+        "session_affinity_config": k8s.core.v1.SessionAffinityConfigArgs(
+            client_ip=k8s.core.v1.ClientIPConfigArgs(timeout_seconds=seconds)),
+    }
 
 
 def service_name(service: k8s.core.v1.Service) -> pulumi.Output[str]:

@@ -62,6 +62,8 @@ class KubernetesServiceArgs:
     """This run's decision: the router's record and the exported record are derived from it and the applied objects."""
     autoscaling: HorizontalScaling | None = None
     """A HorizontalPodAutoscaler per running color, its bounds set each run from the plan; None: fixed replicas."""
+    sticky_seconds: int | None = None
+    """stickySessions.durationSeconds (service and nginx routers; the config refuses it on gateway)."""
 
 
 class KubernetesService(pulumi.ComponentResource):
@@ -101,6 +103,7 @@ class KubernetesService(pulumi.ComponentResource):
                     deployments=twins,
                     ready_first=waits_for,
                     decision=decision,
+                    sticky_seconds=args.sticky_seconds,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -147,6 +150,7 @@ class KubernetesService(pulumi.ComponentResource):
                     host=args.host,
                     path_prefix=args.path_prefix,
                     decision=decision,
+                    sticky_seconds=args.sticky_seconds,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

@@ -27,6 +27,8 @@ class ServiceSwitchArgs:
     """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
     decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the stable Service (it carries the weights)."""
+    sticky_seconds: int | None = None
+    """stickySessions: ClientIP affinity on the stable Service for this long (kube-proxy keeps a client on one pod)."""
 
 
 class ServiceSwitch(pulumi.ComponentResource):
@@ -57,6 +59,7 @@ class ServiceSwitch(pulumi.ComponentResource):
             # Await on: it always selects the serving color, so its update confirms ready endpoints.
             wait_for_pods=True,
             annotations=args.decision,
+            client_ip_affinity_seconds=args.sticky_seconds,
             # The selector moves to a color only after that color's Deployment reports ready.
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(dict.fromkeys(ready_first))),
         )

@@ -201,6 +201,51 @@ alb_target_group_health = StackValidationPolicy(
 )
 
 
+def _sticky(group: Any) -> bool:
+    """A target group with stickiness on (pulumi-aws: `stickiness.enabled` defaults to true once the block is set)."""
+    block = group.props.get("stickiness")
+    return is_map(block) and block.get("enabled", True) is not False
+
+
+def alb_sticky_weighted_forward_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    unknowns = PreviewUnknowns()
+    groups_by_arn: dict[str, Any] = {}
+    for resource in args.resources:
+        if resource.resource_type == ALB_TARGET_GROUP:
+            with unknowns.guard(resource.name):
+                arn = resource.props.get("arn")
+                if isinstance(arn, str):
+                    groups_by_arn[arn] = resource
+    for resource in args.resources:
+        if _actions_key(resource.resource_type) is None:
+            continue
+
+        def check_forward(action_at: str, action: Any, resource: Any = resource) -> None:
+            arns = [dig(group, "arn") for group in _target_groups(action)]
+            if len(arns) < 2:
+                return  # not a weighted forward: one target group, nothing to move between
+            sticky = sorted(groups_by_arn[arn].name for arn in arns if isinstance(arn, str) and arn in groups_by_arn
+                            and _sticky(groups_by_arn[arn]))
+            if sticky and dig(action, "forward", "stickiness", "enabled") is not True:
+                report_violation(
+                    f"ALB {_kind(resource.resource_type)} '{resource.name}': {action_at} is a weighted forward whose "
+                    f"target groups {', '.join(sticky)} keep users on one target, but the forward action has no group "
+                    "stickiness (forward.stickiness {enabled: true, duration}): each request still picks a target "
+                    "group by weight, so users bounce between versions during the shift.", resource.urn)
+
+        _each_forward(resource.resource_type, resource.props, unknowns, check_forward, resource.name)
+    unknowns.reraise()
+
+
+alb_sticky_weighted_forward = StackValidationPolicy(
+    name="alb-sticky-weighted-forward",
+    description="A weighted ALB forward whose target groups have stickiness also has group stickiness on the "
+                "forward action, so a user stays on the version they started on instead of switching per request.",
+    validate=alb_sticky_weighted_forward_validator,
+    enforcement_level=EnforcementLevel.ADVISORY,
+)
+
+
 def httproute_backend_weights_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
     if args.resource_type != K8S_HTTPROUTE:
         return
@@ -273,4 +318,5 @@ nginx_canary_weight = ResourceValidationPolicy(
     enforcement_level=EnforcementLevel.ADVISORY,
 )
 
-POLICIES = [alb_forward_weights, alb_target_group_health, httproute_backend_weights, nginx_canary_weight]
+POLICIES = [alb_forward_weights, alb_target_group_health, alb_sticky_weighted_forward, httproute_backend_weights,
+            nginx_canary_weight]

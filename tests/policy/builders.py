@@ -27,15 +27,16 @@ def assert_outcome(found: list[Violation], expected: tuple[str, ...] | None) -> 
 
 
 def listener_rule(name: str = "api-rule", weights: list[Any] | None = None, arns: list[str] | None = None,
-                  tags: dict[str, str] | None = None, listener_arn: str = "arn:listener/https") -> OfflineResource:
+                  tags: dict[str, str] | None = None, listener_arn: str = "arn:listener/https",
+                  sticky_seconds: int | None = None) -> OfflineResource:
     weights = [90, 10] if weights is None else weights
     arns = arns or [f"arn:tg/{i}" for i in range(len(weights))]
     groups = [{"arn": a, "weight": w} if w is not None else {"arn": a} for a, w in zip(arns, weights)]
     props = {
         "listenerArn": listener_arn,
         "priority": 100,
-        "actions": [{"type": "forward", "forward": {"targetGroups": groups, "stickiness": {"enabled": False,
-                                                                                        "duration": 1}}}],
+        "actions": [{"type": "forward", "forward": {"targetGroups": groups, "stickiness": {
+            "enabled": sticky_seconds is not None, "duration": sticky_seconds or 1}}}],
         "conditions": [{"pathPattern": {"values": ["/*"]}}],
         "tags": tags or {},
     }
@@ -58,8 +59,10 @@ REDIRECT = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443",
 
 
 def target_group(name: str, arn: str, path: str | None = "/healthz", delay: int | None = 30,
-                 enabled: bool | None = None) -> OfflineResource:
+                 enabled: bool | None = None, sticky_seconds: int | None = None) -> OfflineResource:
     props: dict[str, Any] = {"port": 8080, "protocol": "HTTP", "targetType": "ip", "vpcId": "vpc-1"}
+    if sticky_seconds is not None:
+        props["stickiness"] = {"type": "lb_cookie", "cookieDuration": sticky_seconds, "enabled": True}
     check: dict[str, Any] = {}
     if path is not None:
         check["path"] = path

@@ -91,6 +91,10 @@ def _weights(inputs, _):
         group["weight"] = 0
 
 
+def _sticky_target_group(inputs, _):
+    inputs["stickiness"] = {"type": "lb_cookie", "cookieDuration": 3600, "enabled": True}
+
+
 def _no_health_path(inputs, _):
     inputs["healthCheck"].pop("path")
 
@@ -143,6 +147,8 @@ def _privileged(inputs, _):
 
 AWS_BREAKAGES = [
     pytest.param("alb-forward-weights", RULE, _weights, id="alb-forward-weights catches a rule with all-zero weights"),
+    pytest.param("alb-sticky-weighted-forward", BLUE_TG, _sticky_target_group,
+                 id="alb-sticky-weighted-forward catches a sticky target group behind a forward without group stickiness"),
     pytest.param("alb-target-group-health", BLUE_TG, _no_health_path, id="alb-target-group-health catches a health check without a path"),
     pytest.param("autonamed-replaceable-resources", BLUE_TG, _fixed_name, id="autonamed-replaceable-resources catches a fixed target group name"),
     pytest.param("ecs-circuit-breaker-rollback", WEB_SVC, _no_rollback, id="ecs-circuit-breaker-rollback catches a breaker without rollback"),
@@ -169,6 +175,17 @@ def assert_only_policy_catches(result: RunResult, stack: str, policy: str, key: 
 @pytest.mark.parametrize("policy, key, change", AWS_BREAKAGES)
 def test_each_policy_catches_a_broken_variant_of_a_real_resource(prod_run, policy, key, change):
     assert_only_policy_catches(prod_run, "prod", policy, key, change)
+
+
+def test_a_real_stack_with_sticky_sessions_passes_the_whole_pack():
+    config = stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")
+    config["cutover:services"]["web"]["stickySessions"] = {"durationSeconds": 600}
+    stack = Stack(config, stack="prod")
+    stack.other_stacks.update(completed_elsewhere(config["cutover:services"], "9.9"))
+    stack.up()
+    stack.set("cutover:services.web.version", "9.9")
+    stack.up()
+    assert check(stack.up().result, "prod") == []
 
 
 def test_route53_policies_catch_broken_records():

@@ -70,3 +70,69 @@ def test_a_prometheus_threshold_without_its_query_is_rejected():
     analysis = {"maxErrorRate": 0.01, "prometheus": {"url": "http://prometheus:9090"}}
     with pytest.raises(CutoverConfigError, match=r"cutover:services\.web\.strategy\.analysis\.prometheus\.errorRateQuery: maxErrorRate is set"):
         load_config({"services": {"web": _svc(strategy={"kind": "canary", "steps": [10, 100], "analysis": analysis})}})
+
+
+STICKY = {"durationSeconds": 3600}
+STICKY_REFUSED = [
+    pytest.param({"web": _svc(router="route53", stickySessions=STICKY)},
+                 r"cutover:services\.web\.stickySessions: router route53 cannot keep sessions sticky: weighted DNS",
+                 id="sticky sessions behind weighted DNS are refused"),
+    pytest.param({"web": _svc(platform="kubernetes", router="gateway", stickySessions=STICKY)},
+                 r"cutover:services\.web\.stickySessions: router gateway cannot keep sessions sticky: HTTPRoute session "
+                 r"persistence \(GEP-1619\) is in the Gateway API experimental channel only",
+                 id="sticky sessions on a gateway route are refused"),
+    pytest.param({"web": _svc(kind="blue-green", steps=None, platform="kubernetes", router="service",
+                              stickySessions={"durationSeconds": 86_401})},
+                 r"cutover:services\.web\.stickySessions\.durationSeconds: 86401 is above 86400",
+                 id="client ip affinity longer than a day is refused"),
+    pytest.param({"web": _svc(stickySessions={"durationSeconds": 604_801})},
+                 r"cutover:services\.web\.stickySessions\.durationSeconds: Input should be less than or equal to 604800",
+                 id="alb stickiness longer than seven days is refused"),
+    pytest.param({"web": _svc(stickySessions={"duration": 60})}, r"cutover:services\.web\.stickySessions\.duration: unknown key",
+                 id="a misspelled sticky key is refused"),
+]
+
+
+@pytest.mark.parametrize("services, message", STICKY_REFUSED)
+def test_sticky_sessions_are_refused_where_the_router_cannot_keep_them(services, message):
+    with pytest.raises(CutoverConfigError, match=message):
+        load_config({"services": services})
+
+
+def test_sticky_sessions_are_accepted_on_alb_nginx_and_the_service_router():
+    config = load_config({"kubernetes": {"namespace": "shop"}, "services": {
+        "web": _svc(stickySessions=STICKY),
+        "api": _svc(platform="kubernetes", router="nginx", stickySessions=STICKY),
+        "admin": _svc(kind="blue-green", steps=None, platform="kubernetes", router="service", stickySessions=STICKY),
+    }})
+    assert {name: s.sticky_sessions.duration_seconds for name, s in config.services.items()} == {
+        "web": 3600, "api": 3600, "admin": 3600}
+
+
+HOOKS_REFUSED = [
+    pytest.param({"web": _svc(hooks={"smoke": [{"path": "healthz"}]})}, r"cutover:services\.web\.hooks\.smoke\.0\.path: String should match",
+                 id="a smoke path without its leading slash is refused"),
+    pytest.param({"web": _svc(hooks={"smoke": [{"path": "/healthz", "expectStatus": 700}]})},
+                 r"cutover:services\.web\.hooks\.smoke\.0\.expectStatus: Input should be less than or equal to 599",
+                 id="a status that is no http status is refused"),
+    pytest.param({"web": _svc(hooks={"smoke": [{"path": "/healthz", "expect": 200}]})},
+                 r"cutover:services\.web\.hooks\.smoke\.0\.expect: unknown key", id="a misspelled smoke key is refused"),
+    pytest.param({"web": _svc(hooks={"migrations": {"expand": {"command": []}}})},
+                 r"cutover:services\.web\.hooks\.migrations\.expand\.command: List should have at least 1 item",
+                 id="an empty migration command is refused"),
+]
+
+
+@pytest.mark.parametrize("services, message", HOOKS_REFUSED)
+def test_bad_hooks_are_refused_naming_the_key(services, message):
+    with pytest.raises(CutoverConfigError, match=message):
+        load_config({"services": services})
+
+
+def test_hooks_as_the_issue_writes_them_are_accepted():
+    hooks = {"smoke": [{"path": "/healthz", "expectStatus": 200}, {"path": "/api/version", "expectBodyContains": "{{version}}"}],
+             "migrations": {"expand": {"command": ["./manage.py", "migrate", "--expand"]},
+                            "contract": {"command": ["./manage.py", "migrate", "--contract"]}}}
+    config = load_config({"services": {"web": _svc(hooks=hooks, stickySessions={"durationSeconds": 3600})}})
+    web = config.services["web"]
+    assert [c.expect_status for c in web.hooks.smoke] == [200, 200] and web.hooks.migrations.contract.command[-1] == "--contract"
