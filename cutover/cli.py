@@ -1,6 +1,6 @@
 """`python -m cutover`: the operator's command line.
 
-    python -m cutover status [STACK] [--watch [SECONDS]] [--ascii]
+    python -m cutover status [STACK] [--watch [SECONDS]] [--ascii] [--json]
     python -m cutover approve|abort|promote|undo SERVICE [--stack S] [--no-up] [--skip-preview] [--verbose]
     python -m cutover drive [STACK ...] [--timeout MIN] [--max-runs N] [--min-interval S] [--max-sleep S]
                             [--lock-timeout S] [--skip-preview] [--verbose]
@@ -13,6 +13,7 @@ The stack is opened through the Automation API (cutover/workspace.py); tests pas
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from cutover.commands import OperatorCommand, run_operator_command
 from cutover.drive import DriveSettings, drive
 from cutover.ports import CutoverToolError, StackWorkspace
 from cutover.records import rollouts_of, service_settings
-from cutover.status import render_status
+from cutover.status import render_status, status_document
 from cutover.updates import Clock, LockPolicy, Sleep
 
 OpenWorkspace = Callable[[str | None, argparse.Namespace], StackWorkspace]
@@ -49,6 +50,8 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", nargs="?", type=float, const=10.0, metavar="SECONDS",
                         help="refresh every SECONDS (default 10) until interrupted")
     status.add_argument("--ascii", action="store_true", help="bars in ASCII")
+    status.add_argument("--json", action="store_true",
+                        help="print it once as JSON (for CI: `paused` lists the services waiting for approve)")
 
     for command in OperatorCommand:
         help_text = {
@@ -97,11 +100,18 @@ def main(argv: Sequence[str] | None = None, *, open_workspace: OpenWorkspace = _
     args = top.parse_args(argv)
     if getattr(args, "watch", None) is not None and args.watch <= 0:
         top.error("--watch takes a number of seconds above 0")
+    if getattr(args, "json", False) and args.watch is not None:
+        top.error("--json prints the status once; it does not combine with --watch")
     log = say if getattr(args, "verbose", False) else None
     lock = LockPolicy(give_up_after_s=getattr(args, "lock_timeout", 900.0))
     try:
         if args.command == "status":
             workspace = open_workspace(args.stack, args)
+            if args.json:
+                document = status_document(workspace.name, rollouts_of(workspace.outputs()),
+                                           service_settings(workspace.config()), clock())
+                print(json.dumps(document, indent=2), file=out, flush=True)
+                return 0
             return _status(workspace, args, clock, sleep, out, watch_limit)
         if args.command == "drive":
             settings = DriveSettings(min_interval_s=args.min_interval, max_sleep_s=args.max_sleep, max_runs=args.max_runs,

@@ -10,8 +10,8 @@ Pure formatting of `Rollout` records; no I/O, no pulumi import.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Mapping
+from datetime import datetime, timezone
+from typing import Any, Mapping
 
 from cutover.records import PAUSED, Rollout, ServiceSettings, next_step, rollback_window
 
@@ -121,6 +121,47 @@ def render_status(stack: str, rollouts: Mapping[str, Rollout], settings: Mapping
         if configured and configured.version and configured.version not in (rollout.stable_version, rollout.candidate_version):
             lines.append(f"  configured version {configured.version} (not deployed yet)")
     return "\n".join(lines)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_document(stack: str, rollouts: Mapping[str, Rollout], settings: Mapping[str, ServiceSettings],
+                    now: datetime) -> dict[str, Any]:
+    """`status --json`: the table's facts as plain values, for CI (a Jenkins `input` asks to approve `paused`).
+
+    >>> from cutover.records import Rollout
+    >>> doc = status_document("staging", {"admin": Rollout("admin", "paused", 0, {"blue": 100, "green": 0},
+    ...     candidate_version="2", stable_version="1")}, {}, datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc))
+    >>> doc["paused"], doc["services"]["admin"]["approve"]
+    (['admin'], 'python -m cutover approve admin --stack staging')
+    """
+    services: dict[str, Any] = {}
+    for name, rollout in rollouts.items():
+        nxt = next_step(rollout, settings.get(name))
+        version, window_open = rollback_window(rollout, now)
+        services[name] = {
+            "phase": rollout.phase,
+            "strategy": rollout.strategy or None,
+            "step": rollout.step,
+            "steps": rollout.steps,
+            "weights": dict(rollout.weights),
+            "stableColor": rollout.stable_color,
+            "stableVersion": rollout.stable_version,
+            "candidateColor": rollout.candidate_color,
+            "candidateVersion": rollout.candidate_version,
+            "gate": (rollout.gate or {}).get("verdict"),
+            "reason": rollout.reason,
+            "nextStepAt": _iso(nxt.at),
+            "nextStep": nxt.why,
+            "approve": f"{TOOL} approve {name}{stack_ref(stack)}" if rollout.phase == PAUSED else None,
+            "rollbackVersion": version,
+            "rollbackUntil": _iso(rollout.rollback_until),
+            "rollbackWindowOpen": window_open,
+        }
+    return {"stack": stack, "at": _iso(now), "services": services,
+            "paused": [name for name, rollout in rollouts.items() if rollout.phase == PAUSED]}
 
 
 def run_line(rollout: Rollout) -> str:

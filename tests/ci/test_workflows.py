@@ -108,20 +108,15 @@ def test_the_preview_skips_forks_which_get_no_secrets():
 
 
 @pytest.mark.parametrize(("name", "job"), [("review.yml", "preview"), ("drive-stack.yml", "drive")])
-def test_the_program_and_the_policy_pack_get_the_virtualenvs_their_project_files_name(name, job):
+def test_the_program_and_the_policy_pack_get_their_virtualenvs_from_the_shared_setup_script(name, job):
+    """ci/setup creates the virtualenvs the project files name (tests/ci/test_ci_scripts.py); GitLab and Jenkins run it too."""
     steps = workflow(name)["jobs"][job]
-    program_venv = yaml.safe_load((PROJECT_ROOT / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"]
-    pack = yaml.safe_load((PROJECT_ROOT / "policies" / "PulumiPolicy.yaml").read_text())
-    pack_venv = f"policies/{pack['runtime']['options']['virtualenv']}"
-
-    program_at, program = step_running(steps, f"python -m venv {program_venv}\n")
-    pack_at, pack_step = step_running(steps, f"python -m venv {pack_venv}\n")
+    setup_at, setup = step_running(steps, "ci/setup")
     pulumi_at, _ = step_using(steps, "pulumi/actions") if name == "review.yml" else step_running(steps, "cutover drive")
 
-    assert f"{program_venv}/bin/python -m pip install -r requirements.txt" in program["run"]
-    assert f"{pack_venv}/bin/python -m pip install -r policies/requirements.txt" in pack_step["run"]
-    assert program_at < pulumi_at and pack_at < pulumi_at, "both exist before Pulumi runs"
-    assert f"{pack_venv}/" in (PROJECT_ROOT / ".gitignore").read_text().splitlines()
+    assert setup["run"].strip() == "ci/setup"
+    assert setup_at < pulumi_at, "both virtualenvs exist before Pulumi runs"
+    assert not any("python -m venv" in step.get("run", "") for step in steps["steps"]), "no virtualenv made inline"
 
 
 @pytest.mark.parametrize(("name", "job"), [("review.yml", "preview"), ("drive-stack.yml", "drive")])
