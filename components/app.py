@@ -85,6 +85,10 @@ class ColorPlan:
     """Colors created in this run (AWS attaches a target group to an ECS service only once a rule forwards to it)."""
     capacity: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """With `autoscaling`: color -> (min, max) the autoscaler keeps its count within; empty otherwise."""
+    mirror_percent: int = 0
+    """Share of live requests the router copies to the candidate color this run (a shadow phase); 0: none."""
+    mirror_methods: tuple[str, ...] = ()
+    """Request methods that are copied while mirroring (`strategy.mirrorMethods`)."""
 
 
 def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
@@ -118,6 +122,8 @@ def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
         after_router=tuple(after_router),
         new_colors=new,
         capacity=autoscaling_bounds(decision, service, colors),
+        mirror_percent=state.mirror_percent,
+        mirror_methods=tuple(m.value for m in service.strategy.mirror_methods) if state.mirror_percent else (),
     )
 
 
@@ -158,7 +164,7 @@ def rollout_spec(service: ServiceConfig) -> RolloutSpec:
     return RolloutSpec(
         version=service.version,
         replicas=service.replicas,
-        plan=plan_for(strategy.kind.value, strategy.steps),
+        plan=plan_for(strategy.kind.value, strategy.steps, strategy.then.value if strategy.then else None),
         bake=timedelta(minutes=strategy.bake_minutes),
         scale_down_delay=timedelta(minutes=strategy.scale_down_delay_minutes),
         approve=service.approve,
@@ -166,6 +172,7 @@ def rollout_spec(service: ServiceConfig) -> RolloutSpec:
         promote=service.promote,
         max_inconclusive_runs=analysis.max_inconclusive_runs if analysis else 3,
         platform=service.platform.value,
+        mirror_percent=strategy.mirror_percent,
     )
 
 
@@ -297,7 +304,7 @@ def uses_two_colors(service: ServiceConfig) -> bool:
 
 def needs_preview(service: ServiceConfig) -> bool:
     """A preview endpoint that reaches the candidate color: blue-green's, and every service with smoke checks."""
-    return service.strategy.kind is StrategyKind.BLUE_GREEN or bool(service.hooks and service.hooks.smoke)
+    return service.strategy.continues_as is StrategyKind.BLUE_GREEN or bool(service.hooks and service.hooks.smoke)
 
 
 def is_aws(service: ServiceConfig) -> bool:

@@ -69,7 +69,35 @@ class StrategyKind(str, Enum):
     BLUE_GREEN = "blue-green"
     RED_BLACK = "red-black"
     ROLLING = "rolling"
+    SHADOW = "shadow"
 
+
+class HttpMethod(str, Enum):
+    """The methods a Gateway API HTTPRoute can match (HTTPRouteMatch.method, v1.6.1)."""
+
+    GET = "GET"
+    HEAD = "HEAD"
+    OPTIONS = "OPTIONS"
+    TRACE = "TRACE"
+    POST = "POST"
+    PUT = "PUT"
+    DELETE = "DELETE"
+    PATCH = "PATCH"
+    CONNECT = "CONNECT"
+
+
+SAFE_METHODS = (HttpMethod.GET, HttpMethod.HEAD)
+"""What a shadow phase mirrors unless `mirrorMethods` says otherwise: requests that change nothing."""
+SHADOW_CONTINUATIONS = (StrategyKind.BLUE_GREEN, StrategyKind.CANARY)
+SHADOW_UNSUPPORTED = {
+    Platform.AWS: "an ALB (or weighted Route53 records) cannot copy requests to a second target; mirroring on AWS needs "
+                  "a proxy tier (nginx `mirror`) between the ALB and the stable color, which is not built yet. Use "
+                  "canary or blue-green here, or run the service on Kubernetes (router gateway)",
+}
+"""Platforms that cannot run a shadow phase, and why."""
+SHADOW_ROUTER_UNSUPPORTED = {
+    Router.SERVICE: "a Service selector sends each request to one color and cannot copy it (use router gateway)",
+}
 
 ROUTERS_BY_PLATFORM = {
     Platform.AWS: (Router.ALB, Router.ROUTE53),
@@ -161,6 +189,12 @@ class StrategyConfig(_Model):
     scale_down_delay_minutes: int = Field(default=30, ge=0)
     max_surge: str = Field(default="25%", pattern=r"^(\d+|\d{1,3}%)$")
     analysis: AnalysisConfig | None = None
+    mirror_percent: int = Field(default=100, ge=1, le=100, description="shadow: share of live requests copied to the candidate")
+    mirror_methods: list[HttpMethod] = Field(
+        default_factory=lambda: list(SAFE_METHODS), min_length=1,
+        description="shadow: request methods that are copied; state-changing ones only when listed",
+    )
+    then: StrategyKind | None = Field(default=None, description="shadow: the strategy that follows the shadow phase")
 
     @field_validator("steps")
     @classmethod
@@ -173,12 +207,32 @@ class StrategyConfig(_Model):
             raise ValueError("steps must increase and end at 100")
         return steps
 
+    @property
+    def continues_as(self) -> StrategyKind:
+        """The strategy that moves traffic: `then` after a shadow phase, else `kind`."""
+        return self.then if self.kind is StrategyKind.SHADOW and self.then is not None else self.kind
+
+    @property
+    def shadow(self) -> bool:
+        return self.kind is StrategyKind.SHADOW
+
     @model_validator(mode="after")
     def _steps_match_kind(self) -> "StrategyConfig":
-        if self.kind is StrategyKind.CANARY and self.steps is None:
+        if self.shadow:
+            if self.then not in SHADOW_CONTINUATIONS:
+                raise ConfigProblem("then", "a shadow phase continues with blue-green or canary (with its steps), "
+                                    f"got {self.then.value if self.then else 'nothing'}")
+            if len(set(self.mirror_methods)) != len(self.mirror_methods):
+                raise ConfigProblem("mirrorMethods", "a method is listed twice")
+        else:
+            for key in ("mirror_percent", "mirror_methods", "then"):
+                if key in self.model_fields_set:
+                    raise ConfigProblem(to_camel(key), f"only a shadow strategy takes {to_camel(key)}, not {self.kind.value}")
+        kind = self.continues_as
+        if kind is StrategyKind.CANARY and self.steps is None:
             raise ConfigProblem("steps", "a canary needs steps, e.g. [10, 50, 100]")
-        if self.kind is not StrategyKind.CANARY and self.steps is not None:
-            raise ConfigProblem("steps", f"only canary takes steps; {self.kind.value} switches all at once")
+        if kind is not StrategyKind.CANARY and self.steps is not None:
+            raise ConfigProblem("steps", f"only canary takes steps; {kind.value} switches all at once")
         return self
 
 
@@ -308,10 +362,8 @@ class ServiceConfig(_Model):
         if self.promote is not None and self.promote == self.abort:
             raise ConfigProblem("promote", f"promote and abort both name {self.promote}: remove one")
         self._check_sticky_sessions(router)
+        self._check_shadow(router)
         if self.hooks is not None and self.hooks.migrations is not None:
-            if self.platform is Platform.KUBERNETES:
-                raise ConfigProblem("hooks.migrations", "not supported on Kubernetes yet (only AWS runs migrations, as "
-                                    "one-off ECS tasks): run them outside cutover; remove the key")
             if self.strategy.kind is StrategyKind.ROLLING:
                 raise ConfigProblem("hooks.migrations", "rolling replaces tasks in place: there is no moment before the "
                                     "first shift nor an old color reaching zero (use canary, blue-green or red-black)")
@@ -334,6 +386,28 @@ class ServiceConfig(_Model):
         if router is Router.SERVICE and self.sticky_sessions.duration_seconds > CLIENT_IP_AFFINITY_MAX_SECONDS:
             raise ConfigProblem("stickySessions.durationSeconds", f"{self.sticky_sessions.duration_seconds} is above "
                                 f"{CLIENT_IP_AFFINITY_MAX_SECONDS}, the longest ClientIP affinity a Kubernetes Service keeps")
+
+    def _check_shadow(self, router: Router) -> None:
+        if not self.strategy.shadow:
+            return
+        why = SHADOW_UNSUPPORTED.get(self.platform) or SHADOW_ROUTER_UNSUPPORTED.get(router)
+        if why:
+            where = f"on {self.platform.value}" if self.platform in SHADOW_UNSUPPORTED else f"with router {router.value}"
+            raise ConfigProblem("strategy.kind", f"shadow is not supported {where}: {why}")
+        if router is Router.NGINX:
+            # ingress-nginx's mirror-target copies every request of the Ingress, whatever its method, and has no
+            # sampling (docs: annotations, "Mirror"); limiting either needs a configuration snippet, which
+            # controllers refuse by default (allow-snippet-annotations false since v1.9).
+            if self.strategy.mirror_percent != 100:
+                raise ConfigProblem("strategy.mirrorPercent", "router nginx mirrors every request (ingress-nginx's "
+                                    "mirror-target has no sampling): use 100, or router gateway")
+            missing = [m.value for m in HttpMethod if m not in self.strategy.mirror_methods]
+            if missing:
+                raise ConfigProblem("strategy.mirrorMethods", "router nginx copies requests of every method "
+                                    "(ingress-nginx's mirror-target has no method filter), so it would also copy "
+                                    f"{', '.join(missing)}: use router gateway to mirror only "
+                                    f"{', '.join(m.value for m in self.strategy.mirror_methods)}, or list every "
+                                    "method to accept that state-changing requests reach the candidate")
 
     def _check_kubernetes_settings(self) -> None:
         """What the schema accepts but Kubernetes would reject, refused before anything is registered."""

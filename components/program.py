@@ -38,6 +38,7 @@ def run() -> dict[str, pulumi.Output[Any]]:
     now = _now()
     previous = _read_previous_outputs(config)
     live = _read_live(config, previous.get("endpoints"))
+    previous = _with_migration_outcomes(previous, live)
     decisions = _decide(config, previous, live, now, _gate_source(config, previous, now), _evidence_source(config),
                         _first_shift_source(config, previous))
     _report_migrations(config, decisions, previous.get("endpoints"))
@@ -139,6 +140,22 @@ def _read_live(config: CutoverConfig, endpoints: Any) -> dict:
             f"cutover: {err}; nothing was changed. If the object was removed by hand, set "
             f"{CONFIG_NAMESPACE}:services.<service>.recover to {{stableColor, stableVersion}} for one run."
         ) from None
+
+
+def _with_migration_outcomes(previous: dict[str, Any], live: dict) -> dict[str, Any]:
+    """The previous outputs with the migration outcomes this run read back (Kubernetes Jobs: their outcome is
+    only known to the run after the one that created them), so the verdicts and the exported records use them."""
+    from components.gates.migration_verdict import with_live_outcomes
+
+    endpoints = previous.get("endpoints")
+    if not isinstance(endpoints, dict) or not any(getattr(seen, "migrations", None) for seen in live.values()):
+        return previous
+    merged = dict(endpoints)
+    for name, seen in live.items():
+        found = endpoints.get(name)
+        if seen.migrations and isinstance(found, dict):
+            merged[name] = {**found, "migrations": with_live_outcomes(found.get("migrations"), seen.migrations)}
+    return {**previous, "endpoints": merged}
 
 
 def _gate_source(config: CutoverConfig, previous: dict[str, Any], now: datetime) -> GateSource:
@@ -286,5 +303,6 @@ def _build(config: CutoverConfig, decisions: dict[str, ServiceDecision], previou
     if by_platform[Platform.KUBERNETES]:
         from components.kubernetes.build import build_kubernetes
 
-        build_kubernetes(config, by_platform[Platform.KUBERNETES], records, endpoints)
+        build_kubernetes(config, by_platform[Platform.KUBERNETES], records, endpoints,
+                         previous_endpoints=previous_endpoints if isinstance(previous_endpoints, dict) else {})
     return records, endpoints

@@ -27,7 +27,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from rehearsal.world import LiveWorld, NotFound
+from rehearsal.world import JOB, LiveWorld, NotFound, _job_label
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = PROJECT_ROOT / "__main__.py"
@@ -61,6 +61,7 @@ REPLACE_ON: dict[str, tuple[str, ...]] = {
     "kubernetes:policy/v1:PodDisruptionBudget": ("metadata.name", "metadata.namespace", "spec.selector"),
     "kubernetes:networking.k8s.io/v1:Ingress": ("metadata.name", "metadata.namespace"),
     "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute": ("metadata.name", "metadata.namespace"),
+    "kubernetes:batch/v1:Job": ("metadata.name", "metadata.namespace", "spec.selector", "spec.template"),
 }
 # Resource types that carry production traffic: the zero-downtime invariant forbids replacing them mid-rollout.
 TRAFFIC_CARRIERS = (
@@ -215,6 +216,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
             raise InjectedFailure(f"{key}: the provider rejected the update (planted failure)")
         if self.failed and self.faults.stop_on_failure:
             self.skipped.add(key)
+        if args.typ == JOB and not self.preview and key not in self.world.resources and not _skips_await(args.inputs) \
+                and self.world.job_outcomes.get(_job_label(args.inputs)) == "failed":
+            # pulumi-kubernetes awaits a Job until Complete and fails the update on Failed (batch/v1 Job API docs).
+            self.failed.append(key)
+            raise InjectedFailure(f"{key}: Job failed: BackoffLimitExceeded (the provider's await)")
         if args.typ == DYNAMIC_RESOURCE:
             outputs = self.world.migration_outcome(key, args.name, args.inputs, self.preview)
         else:
@@ -272,6 +278,10 @@ class RecordingMonitor(MockMonitor):
         if request.ignoreChanges:
             self.ignore_changes[key] = frozenset(request.ignoreChanges)
         return response
+
+
+def _skips_await(inputs: Mapping[str, Any]) -> bool:
+    return ((inputs.get("metadata") or {}).get("annotations") or {}).get("pulumi.com/skipAwait") == "true"
 
 
 def _key_of_urn(urn: str) -> str:
@@ -448,9 +458,12 @@ def diff(before: RunResult | None, after: RunResult) -> Changes:
     deleted = tuple(k for k in old if k not in new)
     updated, replaced = [], []
     for key in new:
-        if key not in old or _comparable(old[key].inputs) == _comparable(new[key].inputs):
+        ignored = after.ignore_changes.get(key, frozenset())  # the engine sends no change of these
+        before_inputs = {k: v for k, v in old[key].inputs.items() if k not in ignored} if key in old else None
+        after_inputs = {k: v for k, v in new[key].inputs.items() if k not in ignored}
+        if key not in old or _comparable(before_inputs) == _comparable(after_inputs):
             continue
-        if _forces_replacement(new[key].type, old[key].inputs, new[key].inputs):
+        if _forces_replacement(new[key].type, before_inputs, after_inputs):
             replaced.append(key)
         else:
             updated.append(key)

@@ -35,6 +35,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_SERVICE = "kubernetes:core/v1:Service"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+JOB = "kubernetes:batch/v1:Job"
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
 
@@ -86,6 +87,11 @@ class LiveWorld:
     stops with (default 0)."""
     migration_runs: list[str] = field(default_factory=list)
     """Resource names of the migration tasks that ran, in order (one entry per ECS RunTask)."""
+    job_outcomes: dict[str, str] = field(default_factory=dict)
+    """Planted outcomes of Kubernetes migration Jobs: `<service>-<phase>-<version>` (`api-expand-1.28`) -> `failed`
+    or `running` (not finished by the next run; see `finish_job`). Default: the Job succeeds before the next run."""
+    job_runs: list[str] = field(default_factory=list)
+    """`<service>-<phase>-<version>` of every migration Job that ran, in order (one entry per Job created)."""
 
     def migration_outcome(self, key: str, name: str, inputs: Mapping[str, Any], preview: bool) -> dict[str, Any]:
         """What a MigrationRun's dynamic provider leaves as outputs: a finished run keeps its outcome (its `diff`
@@ -124,6 +130,9 @@ class LiveWorld:
                 continue
             if resource.type == ECS_SERVICE:
                 outputs = self._deploy(previous, outputs)
+            elif resource.type == JOB and (previous is None or _template(previous.inputs) != _template(resource.inputs)):
+                # Created, or replaced (a Job's pod template is immutable: pulumi-kubernetes replaces it): it runs.
+                outputs = self._run_job(outputs)
             elif resource.type == DEPLOYMENT:
                 outputs["status"] = _rolled_out(outputs)
             inputs = dict(resource.inputs)
@@ -133,6 +142,18 @@ class LiveWorld:
         self._autoscale()
         self._hold_deployments_at_their_autoscaler()
         self._gateway_accepts_routes()
+
+    def _run_job(self, outputs: dict[str, Any]) -> dict[str, Any]:
+        """A Job created in this run runs (the run itself did not wait: `pulumi.com/skipAwait`); by the next run it
+        has finished as planted in `job_outcomes`, with the status the Job controller writes."""
+        label = _job_label(outputs)
+        self.job_runs.append(label)
+        return {**outputs, "status": _job_status(self.job_outcomes.get(label, "succeeded"))}
+
+    def finish_job(self, label: str, outcome: str = "succeeded") -> None:
+        """A Job planted as `running` finishes now (`succeeded` or `failed`)."""
+        job = next(j for j in reversed(self.of_type(JOB)) if _job_label(j.outputs) == label)
+        self.edit(job.key, status=_job_status(outcome))
 
     def _hold_deployments_at_their_autoscaler(self) -> None:
         """What the API server and kube-controller-manager do: a Deployment applied without `spec.replicas` gets
@@ -329,6 +350,28 @@ def _provider_id(resource: Applied) -> str:
         metadata = resource.outputs.get("metadata") or {}
         return f"{metadata.get('namespace')}/{metadata.get('name')}"
     return str(resource.outputs.get("id") or resource.outputs.get("arn"))
+
+
+def _template(inputs: Mapping[str, Any]) -> Any:
+    return (inputs.get("spec") or {}).get("template")
+
+
+def _job_label(outputs: Mapping[str, Any]) -> str:
+    labels = (outputs.get("metadata") or {}).get("labels") or {}
+    return f"{labels.get('app')}-{labels.get('cutover.dev/migration')}-{labels.get('version')}"
+
+
+def _job_status(outcome: str) -> dict[str, Any]:
+    """A batch/v1 Job's status as the Job controller leaves it (backoffLimit 0: one pod)."""
+    started = {"startTime": "2025-03-01T09:00:00Z"}
+    if outcome == "running":
+        return {**started, "active": 1}
+    if outcome == "failed":
+        return {**started, "failed": 1, "conditions": [
+            {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"},
+            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}
+    return {**started, "succeeded": 1, "completionTime": "2025-03-01T09:01:00Z", "conditions": [
+        {"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}
 
 
 def _rolled_out(outputs: Mapping[str, Any]) -> dict[str, Any]:

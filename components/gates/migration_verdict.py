@@ -94,7 +94,7 @@ def expand_verdict(records: Any, version: str) -> GateResult:
     record = records.get("expand") if isinstance(records, Mapping) else None
     if not isinstance(record, Mapping) or record.get("version") != version or record.get("status") is None:
         return GateResult(GateVerdict.HOLD, f"the expand migration of {version} has not finished yet", True, source="workload")
-    where = f" ({record['taskArn']})" if record.get("taskArn") else ""
+    where = _where(record)
     if record.get("status") == "succeeded":
         return GateResult(GateVerdict.ADVANCE, f"expand migration of {version} succeeded", source="workload",
                           measurements={"expand": dict(record)})
@@ -107,9 +107,42 @@ def contract_problem(records: Any, stable_version: str) -> str | None:
     record = records.get("contract") if isinstance(records, Mapping) else None
     if not isinstance(record, Mapping) or record.get("version") != stable_version or record.get("status") != "failed":
         return None
-    where = f" ({record['taskArn']})" if record.get("taskArn") else ""
+    where = _where(record)
     return (f"the contract migration of {stable_version} failed: {record.get('reason') or 'no reason'}{where}; "
             f"{stable_version} keeps serving — run the contract by hand once the cause is fixed")
+
+
+def with_live_outcomes(records: Any, outcomes: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    """The previous run's records with the outcomes this run read back from the platform (Kubernetes: the
+    Jobs whose record had no outcome yet), so every later step — the expand verdict, the contract warning,
+    the exported record — judges what the Job did. A record that already holds an outcome is never changed.
+    >>> with_live_outcomes({"expand": {"version": "2", "status": None}}, {"expand": {"status": "failed", "reason": "x"}})
+    {'expand': {'version': '2', 'status': 'failed', 'reason': 'x'}}
+    """
+    if not isinstance(records, Mapping) or not outcomes:
+        return records
+    merged = dict(records)
+    for phase, outcome in outcomes.items():
+        record = records.get(phase)
+        if isinstance(record, Mapping) and record.get("status") is None and outcome:
+            merged[phase] = {**record, **outcome}
+    return merged
+
+
+def recorded_outcome(records: Any, phase: str, version: str, attempt: str) -> Mapping[str, Any] | None:
+    """The outcome (`status`, `reason`) a record holds for this phase, version and attempt, or None."""
+    record = records.get(phase) if isinstance(records, Mapping) else None
+    if not isinstance(record, Mapping) or record.get("status") is None:
+        return None
+    if record.get("version") != version or str(record.get("attempt") or "") != attempt:
+        return None
+    return {"status": record["status"], "reason": record.get("reason") or ""}
+
+
+def _where(record: Mapping[str, Any]) -> str:
+    """Which run it was: the ECS task's ARN, or the Kubernetes Job's namespace/name."""
+    ref = record.get("taskArn") or (f"Job {record['job']}" if record.get("job") else None)
+    return f" ({ref})" if ref else ""
 
 
 def _stamp(moment: datetime) -> str:

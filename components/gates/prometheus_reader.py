@@ -1,7 +1,8 @@
 """Evidence from Prometheus' HTTP API: instant queries the user writes, standard library only.
 
 Queries are templates: `{{service}}`, `{{version}}`, `{{color}}` become the
-candidate's values and `{{window}}` the step's age as a PromQL duration
+candidate's values (in a shadow phase the error-rate and latency queries run a second time with the
+stable color's and version's values, over the same window) and `{{window}}` the step's age as a PromQL duration
 (e.g. `300s`), so a query can cover exactly the step:
 
     sum(rate(http_requests_total{service="{{service}}",version="{{version}}",code=~"5.."}[{{window}}]))
@@ -26,6 +27,7 @@ import math
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 
 from components.gates.reader import EvidenceRequest, color_key
 from components.gates.verdict import Evidence
@@ -36,9 +38,9 @@ class PrometheusQueryError(RuntimeError):
 
 
 class PrometheusEvidenceReader:
-    """Runs up to three instant queries at `until`. Each HTTP call is bounded by
-    `timeout_seconds` (connect and each socket read), so a read takes at most
-    3 x timeout_seconds; failures become problems, never raises."""
+    """Runs up to three instant queries at `until` (five in a shadow phase: stable's error rate and latency
+    too). Each HTTP call is bounded by `timeout_seconds` (connect and each socket read), so a read takes at
+    most 5 x timeout_seconds; failures become problems, never raises."""
 
     def __init__(
         self,
@@ -59,11 +61,11 @@ class PrometheusEvidenceReader:
         if not request.metrics:
             return Evidence()
 
-        def run(name: str, template: str | None) -> float | None:
+        def run(name: str, template: str | None, about: EvidenceRequest = request) -> float | None:
             if not template:
                 return None
             try:
-                return self.query(render(template, request), request)
+                return self.query(render(template, about), about)
             except PrometheusQueryError as err:
                 problems.append(f"prometheus {name} query: {err}")
                 return None
@@ -71,11 +73,19 @@ class PrometheusEvidenceReader:
         error_rate = run("error-rate", self.error_rate_query)
         latency_s = run("latency", self.latency_query)
         requests = run("request", self.request_query)
+        stable_rate = stable_latency_s = None
+        if request.stable_color is not None and request.stable_version is not None:
+            # A shadow phase: the same queries over the same window, for the stable color and version.
+            stable = replace(request, candidate_color=request.stable_color, candidate_version=request.stable_version)
+            stable_rate = run("stable error-rate", self.error_rate_query, stable)
+            stable_latency_s = run("stable latency", self.latency_query, stable)
         return Evidence(
             requests=None if requests is None else int(round(requests)),
             latency_ms=None if latency_s is None else latency_s * 1000,
             error_rate=error_rate,
             problems=tuple(problems),
+            stable_error_rate=stable_rate,
+            stable_latency_ms=None if stable_latency_s is None else stable_latency_s * 1000,
         )
 
     def query(self, promql: str, request: EvidenceRequest) -> float | None:

@@ -61,6 +61,10 @@ class EvidenceRequest:
     """CloudWatch alarm names (`analysis.alarms`); any in ALARM aborts."""
     metrics: bool = True
     """Whether traffic metrics are judged in this run (not for a start, nor a candidate still at 0 %)."""
+    stable_color: str | None = None
+    """Shadow phase: the stable color whose numbers over the same window the candidate is compared with; None: no comparison."""
+    stable_version: str | None = None
+    """Its version."""
 
 
 class EvidenceReader(Protocol):

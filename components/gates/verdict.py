@@ -41,13 +41,16 @@ class Thresholds:
     """Requests the candidate must have served in the window before its numbers count."""
     required_healthy: int = 0
     """Healthy candidate targets needed before judging (the service's replica count)."""
+    against_stable: bool = False
+    """Shadow phase: the candidate saw copies of the requests stable answered, so a breach counts against the
+    candidate only when stable, over the same window, stays within the limit (see `decide`)."""
 
     @classmethod
     def from_analysis(cls, analysis: "AnalysisConfig | None", replicas: int) -> "Thresholds":
         """`analysis` is the service's `strategy.analysis` block; `None` = health and drift only.
 
         >>> Thresholds.from_analysis(None, 3)
-        Thresholds(max_error_rate=None, max_latency_ms=None, min_requests=100, required_healthy=3)
+        Thresholds(max_error_rate=None, max_latency_ms=None, min_requests=100, required_healthy=3, against_stable=False)
         """
         if analysis is None:
             return cls(required_healthy=replicas)
@@ -89,6 +92,10 @@ class Evidence:
     """Reads that failed, each a sentence naming the call and the error."""
     error_rate: float | None = None
     """A ready-made 5xx ratio (Prometheus); preferred over errors/requests when set."""
+    stable_error_rate: float | None = None
+    """Stable's 5xx ratio over the same window (read only when judging against stable)."""
+    stable_latency_ms: float | None = None
+    """Stable's latency over the same window, in milliseconds (read only when judging against stable)."""
 
     @property
     def observed_error_rate(self) -> float | None:
@@ -118,6 +125,17 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> GateResult:
     7. error rate > max, latency > max     -> ABORT
     8. a judged number missing             -> HOLD, inconclusive (no data is never a pass)
     9.                                     -> ADVANCE
+
+    With `against_stable` (a shadow phase: the candidate answered copies of the requests stable answered),
+    step 7 aborts only when stable stayed within the limit over the same window; when stable breaches it
+    too, or stable's number is missing, the gate holds as inconclusive (the requests or a shared dependency
+    fail, not only the candidate). Stable's numbers join the reason and the measurements.
+
+    >>> shadow = Thresholds(max_error_rate=0.05, min_requests=0, against_stable=True)
+    >>> decide(Evidence(error_rate=0.2, stable_error_rate=0.01), shadow).reason
+    'error rate 20.0% > 5.0% (stable 1.0% over the same window)'
+    >>> decide(Evidence(error_rate=0.2, stable_error_rate=0.3), shadow).inconclusive
+    True
 
     Step 6 when `requests` is None but the reader gave a ratio or a latency
     itself (a Prometheus reader without a request query): min_requests cannot be
@@ -153,18 +171,34 @@ def decide(evidence: Evidence, thresholds: Thresholds) -> GateResult:
     # a clear breach aborts even when another metric is silent.
     rate, latency = _known(evidence.observed_error_rate), _known(evidence.latency_ms)
     if thresholds.max_error_rate is not None and rate is not None and rate > thresholds.max_error_rate:
-        return GateResult(
-            GateVerdict.ABORT, f"error rate {rate:.1%} > {thresholds.max_error_rate:.1%}{_of(evidence)}", False, m
-        )
+        breach = f"error rate {rate:.1%} > {thresholds.max_error_rate:.1%}{_of(evidence)}"
+        stable = _known(evidence.stable_error_rate)
+        if thresholds.against_stable:
+            return _against_stable(breach, None if stable is None else f"{stable:.1%}",
+                                   stable is not None and stable <= thresholds.max_error_rate, m)
+        return GateResult(GateVerdict.ABORT, breach, False, m)
     if thresholds.max_latency_ms is not None and latency is not None and latency > thresholds.max_latency_ms:
-        return GateResult(
-            GateVerdict.ABORT, f"latency {latency:.0f} ms > {thresholds.max_latency_ms:g} ms", False, m
-        )
+        breach = f"latency {latency:.0f} ms > {thresholds.max_latency_ms:g} ms"
+        stable = _known(evidence.stable_latency_ms)
+        if thresholds.against_stable:
+            return _against_stable(breach, None if stable is None else f"{stable:.0f} ms",
+                                   stable is not None and stable <= thresholds.max_latency_ms, m)
+        return GateResult(GateVerdict.ABORT, breach, False, m)
     if thresholds.max_error_rate is not None and rate is None:
         return _inconclusive("no error-rate data for the candidate in this step", m)
     if thresholds.max_latency_ms is not None and latency is None:
         return _inconclusive("no latency data for the candidate in this step", m)
     return GateResult(GateVerdict.ADVANCE, _passed(evidence, thresholds), False, m)
+
+
+def _against_stable(breach: str, stable: str | None, stable_within: bool, measurements: dict[str, Any]) -> GateResult:
+    """A candidate's breach in a shadow phase: its fault only when stable, on the same requests, stayed within."""
+    if stable is None:
+        return _inconclusive(f"{breach}, but stable's number over the same window is missing: cannot compare", measurements)
+    if not stable_within:
+        return _inconclusive(f"{breach}, but stable breaches too ({stable} over the same window): the requests or a "
+                             "shared dependency fail, not only the candidate", measurements)
+    return GateResult(GateVerdict.ABORT, f"{breach} (stable {stable} over the same window)", False, measurements)
 
 
 def _inconclusive(reason: str, measurements: dict[str, Any]) -> GateResult:
@@ -185,6 +219,11 @@ def _passed(evidence: Evidence, thresholds: Thresholds) -> str:
         parts.append(f"latency {evidence.latency_ms:.0f} ms <= {thresholds.max_latency_ms:g} ms")
     if evidence.requests is not None:
         parts.append(f"{evidence.requests} requests")
+    if thresholds.against_stable:
+        stable = [f"error rate {evidence.stable_error_rate:.1%}" if _known(evidence.stable_error_rate) is not None else None,
+                  f"latency {evidence.stable_latency_ms:.0f} ms" if _known(evidence.stable_latency_ms) is not None else None]
+        shown = ", ".join(s for s in stable if s) or "no data"
+        return f"passed against stable (mirrored requests): {', '.join(parts)}; stable over the same window: {shown}"
     return "passed: " + ", ".join(parts)
 
 
@@ -197,6 +236,8 @@ def _measurements(evidence: Evidence) -> dict[str, Any]:
         "latencyMs": _finite(evidence.latency_ms),
         "healthyTargets": evidence.healthy_targets,
         "alarms": list(evidence.alarms_in_alarm),
+        **({"stableErrorRate": _finite(evidence.stable_error_rate), "stableLatencyMs": _finite(evidence.stable_latency_ms)}
+           if evidence.stable_error_rate is not None or evidence.stable_latency_ms is not None else {}),
     }
 
 

@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from components.app import rollout_spec
 from components.config import CutoverConfig, Platform, Router, ServiceConfig, StrategyKind
 from components.gates.aws_identity import gate_identity
 from components.gates.gate import evaluate_gate
@@ -111,11 +112,14 @@ def gate_source(
 def thresholds_for(service: ServiceConfig, previous: RolloutState) -> Thresholds:
     """What this run judges. A (re)start only asks whether an alarm fires; a candidate deployed at 0 %
     has served nothing yet, so only its health counts (blue-green previews excepted: their candidate is
-    judged on the test listener's traffic)."""
+    judged on the test listener's traffic), unless it received mirrored requests (a shadow phase): then
+    the analysis judges it against stable over the same window."""
     analysis = service.strategy.analysis
     if previous.candidate_version is None or previous.phase is Phase.ABORTED:
         return Thresholds(required_healthy=0)
-    if previous.candidate_percent == 0 and service.strategy.kind is not StrategyKind.BLUE_GREEN:
+    if shadowing(service, previous):
+        return replace(Thresholds.from_analysis(analysis, service.replicas), against_stable=True)
+    if previous.candidate_percent == 0 and service.strategy.continues_as is not StrategyKind.BLUE_GREEN:
         return Thresholds(min_requests=analysis.min_requests if analysis else 0, required_healthy=service.replicas)
     return Thresholds.from_analysis(analysis, service.replicas)
 
@@ -144,7 +148,14 @@ def evidence_request(
         target_group_arns=target_groups,
         route53=route53,
         alarms=() if reverting(service, previous) else tuple(service.strategy.analysis.alarms),
+        stable_color=previous.stable_color.value if shadowing(service, previous) else None,
+        stable_version=previous.stable_version if shadowing(service, previous) else None,
     )
+
+
+def shadowing(service: ServiceConfig, previous: RolloutState) -> bool:
+    """The window being judged had the router copy live requests to the candidate (a shadow phase)."""
+    return previous.mirrors_under(rollout_spec(service).plan)
 
 
 def reverting(service: ServiceConfig, previous: RolloutState) -> bool:

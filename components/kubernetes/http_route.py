@@ -51,6 +51,8 @@ class WeightedHttpRouteArgs:
     """Color -> that color's TwinDeployment."""
     ready_first: tuple[str, ...] = ()
     """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
+    gate: tuple[pulumi.Resource, ...] = ()
+    """Other resources the weights wait for (the candidate's expand migration Job in the run that gives it traffic)."""
     host: str | None = None
     """Hostname the route matches; None matches every hostname of the Gateway's listener."""
     path_prefix: str = "/"
@@ -59,6 +61,46 @@ class WeightedHttpRouteArgs:
     """Color a preview Service selects (blue-green: reach the candidate at 0 %); None: no preview."""
     decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the HTTPRoute (it carries the weights)."""
+    mirror_color: str | None = None
+    """Shadow phase: the color whose Service receives copies of requests (a RequestMirror filter); None: no mirror."""
+    mirror_percent: int = 0
+    """Share of matching requests copied, 1..100."""
+    mirror_methods: tuple[str, ...] = ()
+    """Methods whose requests are copied; others are routed by a rule without the filter."""
+
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+"""Every method an HTTPRouteMatch can name (Gateway API v1.6.1): listing them all needs no method match."""
+
+
+def route_rules(path_prefix: str, backend_refs: list[dict], mirror_ref: dict | None = None, percent: int = 0,
+                methods: tuple[str, ...] = ()) -> list[dict]:
+    """The HTTPRoute's rules: one that routes by weight; while mirroring, a second one with the same weights
+    that matches only `methods` and carries a RequestMirror filter.
+
+    A request of a listed method matches both rules; Gateway API gives precedence to the match with a
+    method over one without (HTTPRouteRule, "precedence": path, then method), so it takes the mirrored rule.
+    The plain rule stays first: the weights are read from `rules[0]` (applied weights, live reads).
+
+    >>> ref = {"name": "api-green", "port": 80}
+    >>> [sorted(r) for r in route_rules("/", [], ref, 100, ("GET",))]
+    [['backendRefs', 'matches'], ['backendRefs', 'filters', 'matches']]
+    >>> route_rules("/", [], ref, 50, tuple(sorted(HTTP_METHODS)))[0]["filters"][0]["requestMirror"]["percent"]
+    50
+    """
+    path = {"type": "PathPrefix", "value": path_prefix}
+    plain = {"matches": [{"path": path}], "backendRefs": backend_refs}
+    if mirror_ref is None:
+        return [plain]
+    if not 1 <= percent <= 100 or not methods:
+        raise ValueError(f"a mirror needs a percent 1..100 and at least one method, got {percent} and {methods}")
+    # Responses from the mirror are discarded by the Gateway (HTTPRequestMirrorFilter).
+    mirror = {"type": "RequestMirror", "requestMirror": {"backendRef": mirror_ref, "percent": percent}}
+    if HTTP_METHODS <= set(methods):
+        return [{**plain, "filters": [mirror]}]
+    mirrored = {"matches": [{"path": path, "method": method} for method in methods], "filters": [mirror],
+                "backendRefs": backend_refs}
+    return [plain, mirrored]
 
 
 class WeightedHttpRoute(pulumi.ComponentResource):
@@ -107,18 +149,20 @@ class WeightedHttpRoute(pulumi.ComponentResource):
                     {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": args.gateway_name, "namespace": args.gateway_namespace}
                 ],
                 **({"hostnames": [args.host]} if args.host else {}),
-                "rules": [
-                    {
-                        "matches": [{"path": {"type": "PathPrefix", "value": args.path_prefix}}],
-                        "backendRefs": [
-                            {"group": "", "kind": "Service", "name": names[c], "port": SERVICE_PORT, "weight": args.weights.of_name(c)}
-                            for c in sorted(args.colors)
-                        ],
-                    }
-                ],
+                "rules": route_rules(
+                    args.path_prefix,
+                    [
+                        {"group": "", "kind": "Service", "name": names[c], "port": SERVICE_PORT, "weight": args.weights.of_name(c)}
+                        for c in sorted(args.colors)
+                    ],
+                    mirror_ref=({"group": "", "kind": "Service", "name": names[args.mirror_color], "port": SERVICE_PORT}
+                                if args.mirror_color in names and args.mirror_percent else None),
+                    percent=args.mirror_percent,
+                    methods=args.mirror_methods,
+                ),
             },
             # A color's share rises only after its Deployment reports its new pods ready.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in args.ready_first if c in args.deployments]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*(args.deployments[c] for c in args.ready_first if c in args.deployments), *args.gate]),
         )
         self.preview_url = pulumi.Output.from_input(None)
         if args.preview_color is not None:

@@ -73,6 +73,8 @@ class NginxCanaryArgs:
     """Color -> that color's TwinDeployment."""
     ready_first: tuple[str, ...] = ()
     """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
+    gate: tuple[pulumi.Resource, ...] = ()
+    """Other resources the weights wait for (the candidate's expand migration Job in the run that gives it traffic)."""
     host: str | None = None
     """Host the Ingresses match; None: any host."""
     path_prefix: str = "/"
@@ -81,6 +83,8 @@ class NginxCanaryArgs:
     """Decision record, written as annotations on the Ingress that carries the weight."""
     sticky_seconds: int | None = None
     """stickySessions: cookie affinity on both Ingresses for this long (see `affinity_annotations`)."""
+    mirror: bool = False
+    """Shadow phase: the main Ingress copies every request to the candidate Service (`mirror_annotations`)."""
 
 
 class NginxCanary(pulumi.ComponentResource):
@@ -99,7 +103,7 @@ class NginxCanary(pulumi.ComponentResource):
         super().__init__("cutover:kubernetes:NginxCanary", name, None, opts)
         if not 0 <= args.candidate_percent <= 100:
             raise ValueError(f"canary-weight must be 0..100, got {args.candidate_percent}")
-        waits = [args.deployments[c] for c in args.ready_first if c in args.deployments]
+        waits = [*(args.deployments[c] for c in args.ready_first if c in args.deployments), *args.gate]
         stable = selector_service(
             f"{name}-stable",
             namespace=args.namespace,
@@ -112,24 +116,17 @@ class NginxCanary(pulumi.ComponentResource):
         )
         has_canary = args.candidate_color is not None
         sticky = affinity_annotations(args.sticky_seconds)
-        main = self._ingress(f"{name}-main", args, stable, annotations=pulumi.Output.from_input({} if has_canary else args.decision)
-                             .apply(lambda record: {**record, **sticky}), depends_on=waits)
+        candidate = self._candidate_service(name, args) if has_canary else None
+        mirror = (pulumi.Output.from_input(mirror_annotations(cluster_url(candidate, args.namespace)))
+                  if args.mirror and candidate is not None else pulumi.Output.from_input({}))
+        main = self._ingress(f"{name}-main", args, stable, annotations=pulumi.Output.all(
+            pulumi.Output.from_input({} if has_canary else args.decision), mirror)
+                             .apply(lambda values: {**values[0], **sticky, **values[1]}), depends_on=waits)
         shares = [(stable.spec, None)]
         self.preview_url = pulumi.Output.from_input(None)
         canary_name: pulumi.Input[str | None] = None
         candidate_service: pulumi.Input[str | None] = None
-        if has_canary:
-            candidate = selector_service(
-                f"{name}-candidate",
-                namespace=args.namespace,
-                app=args.service,
-                color=args.candidate_color,
-                role="candidate",
-                wait_for_pods=True,
-                # Its own color's pods must be ready before it selects them (a color losing capacity is
-                # updated after the router instead, and is then already selected).
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in (args.candidate_color,) if c in args.deployments]),
-            )
+        if candidate is not None:
             canary = self._ingress(
                 f"{name}-canary",
                 args,
@@ -153,6 +150,19 @@ class NginxCanary(pulumi.ComponentResource):
         self.service_names = pulumi.Output.all(stable=service_name(stable), candidate=candidate_service)
         self.register_outputs({"applied_weights": self.applied_weights, "ingress_names": self.ingress_names,
                                "service_names": self.service_names, "preview_url": self.preview_url})
+
+    def _candidate_service(self, name: str, args: NginxCanaryArgs) -> k8s.core.v1.Service:
+        return selector_service(
+            f"{name}-candidate",
+            namespace=args.namespace,
+            app=args.service,
+            color=args.candidate_color,
+            role="candidate",
+            wait_for_pods=True,
+            # Its own color's pods must be ready before it selects them (a color losing capacity is
+            # updated after the router instead, and is then already selected).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.deployments[c] for c in (args.candidate_color,) if c in args.deployments]),
+        )
 
     def _ingress(
         self,
@@ -213,6 +223,22 @@ def affinity_annotations(seconds: int | None) -> dict[str, str]:
     if not seconds:
         return {}
     return {AFFINITY_ANNOTATION: "cookie", SESSION_COOKIE_MAX_AGE: str(seconds)}
+
+
+MIRROR_TARGET = "nginx.ingress.kubernetes.io/mirror-target"
+MIRROR_REQUEST_BODY = "nginx.ingress.kubernetes.io/mirror-request-body"
+
+
+def mirror_annotations(candidate_url: pulumi.Input[str]) -> pulumi.Output[dict[str, str]]:
+    """The main Ingress' mirror of a shadow phase: every request of the Ingress (all methods, all paths; there
+    is no sampling) is copied to the candidate Service and its response discarded. The body is copied too
+    (`on`, the default, said explicitly): the config accepts nginx only when every method is mirrored, and a
+    POST copied without its body would be a different request. The original request waits for its mirror
+    subrequest, so a slow candidate slows stable's answers
+    (https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#mirror,
+    https://nginx.org/en/docs/http/ngx_http_mirror_module.html)."""
+    return pulumi.Output.from_input(candidate_url).apply(
+        lambda url: {MIRROR_TARGET: f"{url}$request_uri", MIRROR_REQUEST_BODY: "on"})
 
 
 def _applied_weights(values: list) -> dict[str, int]:

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.app import ColorPlan, ServiceDecision
+from components.gates.migration_verdict import MigrationPlan, recorded_outcome
 from components.kubernetes.http_route import WeightedHttpRoute, WeightedHttpRouteArgs
 from components.kubernetes.manifest import HorizontalScaling, InvalidKubernetesSetting, candidate_service_color
+from components.kubernetes.migration_job import MigrationJobArgs, job_record, job_resource_name, migration_job
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
@@ -64,6 +66,12 @@ class KubernetesServiceArgs:
     """A HorizontalPodAutoscaler per running color, its bounds set each run from the plan; None: fixed replicas."""
     sticky_seconds: int | None = None
     """stickySessions.durationSeconds (service and nginx routers; the config refuses it on gateway)."""
+    migrations: MigrationPlan | None = None
+    """Which expand/contract Jobs this service holds this run; None: no migrations configured."""
+    migration_commands: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """`expand` / `contract` -> the container command of that migration."""
+    migration_records: dict = field(default_factory=dict)
+    """The previous run's `endpoints.<svc>.migrations`, with the outcomes this run read back from the Jobs."""
 
 
 class KubernetesService(pulumi.ComponentResource):
@@ -88,6 +96,13 @@ class KubernetesService(pulumi.ComponentResource):
         plan = args.plan
         waits_for = (*plan.ready_first, *(c for c in plan.new_colors if c in plan.gaining))
         twins = {color: self._create_color(name, color) for color in sorted(plan.colors) if color not in plan.after_router}
+        self._expand = self._contract = None
+        self._job_runs: dict[str, tuple[str, str]] = {}
+        self._create_expand(name, twins)
+        # Weights move onto a candidate only after its expand Job, in the run that gives it traffic (never in a run
+        # that takes traffic away: an abort must not wait on a migration). What lets it move is the verdict: this
+        # run read the Job back and found it succeeded.
+        gate = (self._expand,) if self._expand is not None and plan.candidate_color in plan.gaining else ()
         decision = router_record(args.decision, waits_for, twins, ANNOTATION_PREFIX)
         preview_color = candidate_service_color(args.plan.stable_color, args.plan.candidate_color, args.plan.candidate_deployed)
         two_colors = args.plan.candidate_color in args.plan.colors
@@ -102,6 +117,7 @@ class KubernetesService(pulumi.ComponentResource):
                     preview_color=preview_color if args.preview and two_colors else None,
                     deployments=twins,
                     ready_first=waits_for,
+                    gate=gate,
                     decision=decision,
                     sticky_seconds=args.sticky_seconds,
                 ),
@@ -123,10 +139,14 @@ class KubernetesService(pulumi.ComponentResource):
                     gateway_namespace=args.gateway_namespace or "",
                     deployments=twins,
                     ready_first=waits_for,
+                    gate=gate,
                     host=args.host,
                     path_prefix=args.path_prefix,
                     preview_color=preview_color if args.preview and two_colors else None,
                     decision=decision,
+                    mirror_color=args.plan.candidate_color if args.plan.mirror_percent else None,
+                    mirror_percent=args.plan.mirror_percent,
+                    mirror_methods=args.plan.mirror_methods,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -147,10 +167,12 @@ class KubernetesService(pulumi.ComponentResource):
                     candidate_percent=args.plan.weights.of_name(args.plan.candidate_color),
                     deployments=twins,
                     ready_first=waits_for,
+                    gate=gate,
                     host=args.host,
                     path_prefix=args.path_prefix,
                     decision=decision,
                     sticky_seconds=args.sticky_seconds,
+                    mirror=args.plan.mirror_percent > 0,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
@@ -162,6 +184,8 @@ class KubernetesService(pulumi.ComponentResource):
         for color in plan.after_router:
             # Capacity drops only after the router update that took this color's traffic away was applied.
             twins[color] = self._create_color(name, color, depends_on=[router])
+        self._create_expand(name, twins)
+        self._create_contract(name, twins)
         self.record = exported_record(args.decision, self.applied_weights, twins)
         self.endpoints = pulumi.Output.from_input(
             {
@@ -171,7 +195,11 @@ class KubernetesService(pulumi.ComponentResource):
                 "previewUrl": preview_url,
                 "deployments": {color: twin.deployment_name for color, twin in sorted(twins.items())},
                 "routerObjects": router_objects,
-                "inspect": f"kubectl -n {args.namespace} get deployments,services,pdb,ingresses,httproutes -l app={args.service}",
+                "inspect": f"kubectl -n {args.namespace} get deployments,services,pdb,ingresses,httproutes"
+                           f"{',jobs' if args.migrations is not None else ''} -l app={args.service}",
+                # Only services with migrations carry the key: the next run reads each Job's outcome back from here.
+                **({"migrations": {"expand": self._record("expand", self._expand), "contract": self._record("contract", self._contract)}}
+                   if args.migrations is not None else {}),
             }
         )
         self.register_outputs({"applied_weights": self.applied_weights, "record": self.record, "endpoints": self.endpoints})
@@ -199,6 +227,50 @@ class KubernetesService(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),
         )
+
+    def _create_expand(self, name: str, twins: dict[str, TwinDeployment]) -> None:
+        """The candidate version's expand Job, once its color's Deployment is registered in this run (it starts after
+        that Deployment reports ready); registered in every run while that version is in flight, never changed."""
+        args = self._args
+        plan = args.migrations
+        color = args.plan.candidate_color
+        if self._expand is not None or plan is None or plan.expand_version is None or color not in twins:
+            return
+        self._expand = self._job(name, "expand", plan.expand_version, plan.expand_attempt, [twins[color]])
+
+    def _create_contract(self, name: str, twins: dict[str, TwinDeployment]) -> None:
+        """The stable version's contract Job, after the old color's Deployment was scaled to zero (in this run, after
+        the router, or in an earlier one)."""
+        args = self._args
+        plan = args.migrations
+        stable, old = args.plan.stable_color, args.plan.candidate_color
+        if plan is None or plan.contract_version is None or stable not in twins:
+            return
+        self._contract = self._job(name, "contract", plan.contract_version, "", [twins[stable], *([twins[old]] if old in twins else [])])
+
+    def _job(self, name: str, phase: str, version: str, attempt: str, after: list[pulumi.Resource]):
+        args = self._args
+        job = migration_job(
+            job_resource_name(name, phase, version, attempt),
+            MigrationJobArgs(
+                service=args.service, namespace=args.namespace, phase=phase, version=version, attempt=attempt,
+                image=args.image, command=args.migration_commands[phase], cpu=args.cpu, memory=args.memory,
+                environment=dict(args.environment), secrets=dict(args.secrets),
+            ),
+            depends_on=after,
+            parent=self,
+        )
+        self._job_runs[phase] = (version, attempt)
+        return job
+
+    def _record(self, phase: str, job) -> pulumi.Output | None:
+        """What the next run reads (`endpoints.<svc>.migrations.<phase>`): the outcome already read back for this
+        version and attempt, else none yet (the Job was created without an await)."""
+        if job is None:
+            return None
+        version, attempt = self._job_runs[phase]
+        known = recorded_outcome(self._args.migration_records, phase, version, attempt)
+        return job_record(job, self._args.namespace, phase, version, attempt, known)
 
     def _public_url(self) -> str | None:
         """URL through the Gateway / ingress controller; None when the service has no host (any host matches)."""

@@ -25,6 +25,8 @@ class ServiceSwitchArgs:
     """Color -> that color's TwinDeployment."""
     ready_first: tuple[str, ...] = ()
     """Colors whose Deployments the router waits for: their share, image or capacity rises this run."""
+    gate: tuple[pulumi.Resource, ...] = ()
+    """Other resources the switch waits for (the candidate's expand migration Job in the run that gives it traffic)."""
     decision: pulumi.Input[dict[str, str]] = field(default_factory=dict)
     """Decision record, written as annotations on the stable Service (it carries the weights)."""
     sticky_seconds: int | None = None
@@ -49,7 +51,7 @@ class ServiceSwitch(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceSwitchArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:kubernetes:ServiceSwitch", name, None, opts)
-        ready_first = [args.deployments[c] for c in (args.stable_color, *args.ready_first) if c in args.deployments]
+        ready_first = [*(args.deployments[c] for c in (args.stable_color, *args.ready_first) if c in args.deployments), *args.gate]
         stable = selector_service(
             f"{name}-stable",
             namespace=args.namespace,

@@ -25,6 +25,7 @@ from components.kubernetes.manifest import (
     selected_color,
     weights_from_colors,
 )
+from components.kubernetes.migration_job import job_outcome
 from components.live.workloads import deployment_workload
 from components.rollout.live import ColorWorkload, LiveRouter, LiveService
 from components.rollout.model import InvalidWeights, Weights
@@ -49,7 +50,23 @@ class KubernetesLiveReader:
             found = self._switch(name, namespace, objects)
         colors = {color: self._deployment(name, color, namespace, deployment)
                   for color, deployment in (endpoints.get("deployments") or {}).items() if deployment}
-        return LiveService(found, colors)
+        return LiveService(found, colors, self._migrations(name, endpoints.get("migrations")))
+
+    @staticmethod
+    def _migrations(name: str, records: Any) -> dict[str, dict[str, Any]]:
+        """The outcome of each migration Job whose record has none yet (the run that created it skipped the Job's
+        await: `pulumi.com/skipAwait`). A record with an outcome is not read again: it never changes, and the Job
+        may be gone by then. A Job that has not finished reads as nothing (the expand verdict holds)."""
+        outcomes: dict[str, dict[str, Any]] = {}
+        for phase, record in (records.items() if isinstance(records, Mapping) else ()):
+            if not isinstance(record, Mapping) or record.get("status") is not None or not record.get("job"):
+                continue
+            namespace, _, job = str(record["job"]).partition("/")
+            found = _get(k8s.batch.v1.Job.get, f"{name}-live-{phase}-job", namespace, job, ("status",))
+            outcome = job_outcome(found["status"])
+            if outcome is not None:
+                outcomes[phase] = outcome
+        return outcomes
 
     def _gateway(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
         """The weights of an HTTPRoute are its spec: what the Gateway does with them is in its status. A route

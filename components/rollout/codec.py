@@ -70,6 +70,7 @@ def to_output(state: RolloutState) -> dict[str, Any]:
         "completed": [{"version": c.version, "completedAt": iso(c.at), "strategy": c.strategy, "verdicts": list(c.verdicts)}
                       for c in state.completed],
         "evidence": state.evidence,
+        "mirrorPercent": state.mirror_percent,
     }
 
 
@@ -112,10 +113,11 @@ def from_output(record: Any) -> RolloutState:
         verdicts=_past(record.get("verdicts")),
         completed=completions(record.get("completed")),
         evidence=str(record.get("evidence") or "none"),
+        mirror_percent=_int(record.get("mirrorPercent", 0), "mirrorPercent"),
     )
 
 
-STRATEGIES = ("canary", "blue-green", "red-black", "rolling")
+STRATEGIES = ("canary", "blue-green", "red-black", "rolling", "shadow")
 CLOCK_SKEW = timedelta(minutes=5)
 """How far in the future a recorded time may lie before it counts as corrupt (clocks of CI runners differ)."""
 
@@ -155,6 +157,8 @@ def problems(state: RolloutState, now: datetime) -> list[str]:
         found.append("scaleDownAt is set while a candidate is in flight")
     if state.inconclusive_runs < 0 or any(n < 0 for n in state.replicas.values()):
         found.append("negative counts")
+    if state.mirror_percent != 0 and not (state.in_flight and state.candidate_percent == 0 and 0 < state.mirror_percent <= 100):
+        found.append(f"mirrorPercent {state.mirror_percent} while no candidate in flight is at 0 %")
     if state.rollback_version is not None and state.rollback_version == state.stable_version:
         found.append(f"rollbackVersion {state.rollback_version!r} is the stable version")
     return found

@@ -49,6 +49,9 @@ class LiveService:
     router: LiveRouter
     colors: Mapping[str, ColorWorkload] = field(default_factory=dict)
     """Color -> workload; only colors the reader could locate."""
+    migrations: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Phase (`expand`/`contract`) -> the outcome of a migration Job read back (Kubernetes: `status`, `reason`),
+    only for runs whose previous record had no outcome yet."""
 
     @classmethod
     def unread(cls, why: str = "") -> "LiveService":

@@ -284,6 +284,8 @@ def _deploy(state: RolloutState, spec: RolloutSpec, now: datetime, reason: str) 
     candidate = state.candidate_color
     assert state.candidate_percent == 0, "an image changes only on a color that carries no traffic"
     waits = 0 in spec.plan.pause_at and spec.approve != spec.version
+    if 0 in spec.plan.mirror_at:
+        reason = f"{reason}; receives mirrored requests (shadow), judged after the bake time"
     return state.with_(
         phase=Phase.PAUSED if waits else Phase.PROGRESSING,
         aborted_by=None,
@@ -374,11 +376,14 @@ def _advance_or_hold(state: RolloutState, spec: RolloutSpec, gate: GateResult, n
         if spec.approve != state.candidate_version:
             return state.with_(reason=_still_paused(state))
         state = state.with_(phase=Phase.PROGRESSING, inconclusive_runs=0)
-    # Bake time is for watching traffic: a candidate at 0 % has nothing to watch.
+    # Bake time is for watching traffic: a candidate at 0 % has nothing to watch, unless the router
+    # copies live requests to it (a shadow phase), which is the point of that step.
     baked = now - state.step_started_at
-    if state.candidate_percent > 0 and baked < spec.bake:
+    watched = state.candidate_percent > 0 or state.mirrors_under(spec.plan)
+    if watched and baked < spec.bake:
         left = math.ceil((spec.bake - baked).total_seconds() / 60)
-        return state.with_(reason=f"baking step {step}: about {left} min left")
+        what = "shadowing (mirrored requests only)" if state.candidate_percent == 0 else f"baking step {step}"
+        return state.with_(reason=f"{what}: about {left} min left")
     if gate.verdict is GateVerdict.HOLD:
         runs = state.inconclusive_runs + 1 if gate.inconclusive else state.inconclusive_runs
         if gate.inconclusive and runs >= spec.max_inconclusive_runs:
@@ -420,6 +425,9 @@ def _settle(state: RolloutState, spec: RolloutSpec, now: datetime) -> RolloutSta
         replicas={state.stable_color: spec.replicas, idle: idle_replicas},
         scale_down_at=state.scale_down_at if warm else None,
         reason=reason,
+        # Mirroring follows the state: any run that leaves the shadow step (advance, abort, rollback,
+        # promotion, a strategy edit) stops it in that same run.
+        mirror_percent=spec.mirror_percent if state.mirrors_under(spec.plan) else 0,
     )
 
 

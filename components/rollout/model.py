@@ -77,11 +77,14 @@ class StepPlan:
     its deployment completed) before any traffic reaches it, so an image never changes on a color
     that carries traffic. `pause_at` holds the steps that wait for `approve` before the next one.
     `in_place` strategies (rolling) keep one color and let the platform replace tasks.
+    `mirror_at` holds steps at 0 % during which the router copies live requests to the candidate (a
+    shadow phase): unlike other steps at 0 %, they bake and their gate judges the candidate.
     """
 
     candidate_percents: tuple[int, ...]
     pause_at: frozenset[int] = frozenset()
     in_place: bool = False
+    mirror_at: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         percents = self.candidate_percents
@@ -89,6 +92,9 @@ class StepPlan:
             raise ValueError(f"a step plan must increase and end at 100, got {percents}")
         if not self.in_place and percents[0] != 0:
             raise ValueError(f"a two-color plan starts at 0 % (deployed, not yet serving), got {percents}")
+        if any(not 0 <= step < len(percents) or percents[step] != 0 or self.in_place for step in self.mirror_at):
+            # A mirrored step serves the candidate nothing: its responses are discarded, stable answers every request.
+            raise ValueError(f"only a two-color plan's steps at 0 % can be mirrored, got {sorted(self.mirror_at)} of {percents}")
 
     @property
     def last_step(self) -> int:
@@ -105,8 +111,8 @@ class StepPlan:
         return next(i for i, p in enumerate(self.candidate_percents) if p > percent)
 
 
-def plan_for(kind: str, steps: list[int] | None = None) -> StepPlan:
-    """Step plan of a strategy kind.
+def plan_for(kind: str, steps: list[int] | None = None, then: str | None = None) -> StepPlan:
+    """Step plan of a strategy kind; `then` is the strategy a shadow phase continues with.
 
     >>> plan_for("canary", [10, 50, 100]).candidate_percents
     (0, 10, 50, 100)
@@ -114,7 +120,15 @@ def plan_for(kind: str, steps: list[int] | None = None) -> StepPlan:
     ((0, 100), frozenset({0}))
     >>> plan_for("red-black").candidate_percents
     (0, 100)
+    >>> shadow = plan_for("shadow", [10, 100], then="canary")
+    >>> shadow.candidate_percents, shadow.mirror_at
+    ((0, 10, 100), frozenset({0}))
     """
+    if kind == "shadow":
+        if then not in ("canary", "blue-green"):
+            raise ValueError(f"a shadow phase continues with canary or blue-green, not {then!r}")
+        # Step 0 (deployed at 0 %) receives mirrored copies of live requests, bakes and is judged.
+        return replace(plan_for(then, steps), mirror_at=frozenset({0}))
     if kind == "canary":
         return StepPlan((0, *(steps or ())))
     if kind == "blue-green":
@@ -143,6 +157,8 @@ class RolloutSpec:
     max_inconclusive_runs: int = 3
     platform: str = ""
     """`aws` or `kubernetes`: only the words of reasons depend on it."""
+    mirror_percent: int = 100
+    """Share of live requests the router copies to the candidate during the plan's mirrored steps."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,8 @@ class RolloutState:
     evidence: str = "none"
     """Why the version in flight (or last started) was allowed to start here: `<stack> <completedAt>` when
     another stack's completion was required and found, `rollback`, or `none`."""
+    mirror_percent: int = 0
+    """Share of live requests the router copies to the candidate this run (a shadow phase); 0: no mirror."""
 
     @property
     def candidate_color(self) -> Color:
@@ -240,6 +258,10 @@ class RolloutState:
             and self.phase in (Phase.PROGRESSING, Phase.PAUSED)
             and self.versions.get(self.candidate_color) == self.candidate_version
         )
+
+    def mirrors_under(self, plan: StepPlan) -> bool:
+        """The candidate is in flight at a step `plan` mirrors (a shadow phase), still serving nothing."""
+        return self.in_flight and self.step in plan.mirror_at and self.candidate_percent == 0
 
     def with_(self, **changes: object) -> "RolloutState":
         return replace(self, **changes)

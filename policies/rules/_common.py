@@ -30,6 +30,10 @@ K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 K8S_SERVICE = "kubernetes:core/v1:Service"
+K8S_JOB = "kubernetes:batch/v1:Job"
+K8S_POD_OWNERS = {K8S_DEPLOYMENT: "Deployment", K8S_JOB: "Job"}
+"""Kinds whose pod template the container policies check (a migration Job runs the service's image too), by
+the word their messages use."""
 
 
 def is_map(value: Any) -> bool:
@@ -157,7 +161,7 @@ POD_CONTAINER_FIELDS = ("containers", "initContainers")
 
 
 def pod_spec(props: Any) -> Any:
-    """A Deployment's pod template spec."""
+    """A Deployment's (or Job's) pod template spec."""
     return dig(props, "spec", "template", "spec")
 
 
@@ -170,13 +174,14 @@ def pod_containers(props: Any, fields: tuple[str, ...] = POD_CONTAINER_FIELDS) -
 def check_pod_containers(args: Any, report_violation: Any, unknowns: PreviewUnknowns,
                          problem: Callable[[Any], str | None], label: Callable[[Any, str, int], str],
                          fields: tuple[str, ...] = POD_CONTAINER_FIELDS) -> None:
-    """Report "Deployment '<name>': <label> <problem>" for every container of a Deployment whose
-    `problem(container)` is a message; each container is checked under its own guard."""
+    """Report "Deployment '<name>': <label> <problem>" (or "Job '<name>': ...") for every container of a pod
+    template whose `problem(container)` is a message; each container is checked under its own guard."""
+    kind = K8S_POD_OWNERS.get(args.resource_type, "Deployment")
     for index, (field, container) in enumerate(pod_containers(args.props, fields)):
         with unknowns.guard():
             found = problem(container)
             if found:
-                report_violation(f"Deployment '{args.name}': {label(container, field, index)} {found}", None)
+                report_violation(f"{kind} '{args.name}': {label(container, field, index)} {found}", None)
 
 
 def schema(**properties: dict[str, Any]) -> PolicyConfigSchema:

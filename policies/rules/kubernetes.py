@@ -1,4 +1,6 @@
-"""Kubernetes Deployments: ready before they take traffic, never below capacity while rolling, protected from drains."""
+"""Kubernetes Deployments: ready before they take traffic, never below capacity while rolling, protected from drains.
+Migration Jobs: their containers request resources like the Deployments' (a Job serves no traffic, so it needs no
+readiness probe, rolling strategy or disruption budget)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pulumi_policy import (
 
 from ._common import (
     K8S_DEPLOYMENT,
+    K8S_JOB,
     K8S_PDB,
     PreviewUnknowns,
     check_pod_containers,
@@ -29,9 +32,10 @@ ZERO_UNAVAILABLE = {0, "0", "0%"}
 
 
 def _check_containers(args: ResourceValidationArgs, report_violation: ReportViolation,
-                      problem: Callable[[Any], str | None]) -> None:
-    """Report `problem` for each of a Deployment's (regular) containers, named by name or else by index."""
-    if args.resource_type != K8S_DEPLOYMENT:
+                      problem: Callable[[Any], str | None], kinds: tuple[str, ...] = (K8S_DEPLOYMENT,)) -> None:
+    """Report `problem` for each (regular) container of a Deployment (or of the `kinds` given), named by name or
+    else by index."""
+    if args.resource_type not in kinds:
         return
     with preview_checks() as unknowns:
         check_pod_containers(args, report_violation, unknowns, problem, _container_label, fields=("containers",))
@@ -101,13 +105,13 @@ def _missing_requests(container: Any) -> str | None:
 
 
 def k8s_resource_requests_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    _check_containers(args, report_violation, _missing_requests)
+    _check_containers(args, report_violation, _missing_requests, kinds=(K8S_DEPLOYMENT, K8S_JOB))
 
 
 k8s_resource_requests = ResourceValidationPolicy(
     name="k8s-resource-requests",
-    description="Every container of a Deployment requests cpu and memory, so surge pods of a rollout are "
-                "scheduled onto nodes that can run them.",
+    description="Every container of a Deployment (and of a migration Job) requests cpu and memory, so surge pods "
+                "of a rollout are scheduled onto nodes that can run them.",
     validate=k8s_resource_requests_validator,
     enforcement_level=EnforcementLevel.ADVISORY,
 )

@@ -21,7 +21,7 @@ from ._common import (
     ALB_LISTENER,
     ALB_LISTENER_RULE,
     ECS_TASK_DEFINITION,
-    K8S_DEPLOYMENT,
+    K8S_POD_OWNERS,
     SECURITY_GROUP,
     SECURITY_GROUP_INGRESS_RULE,
     PreviewUnknowns,
@@ -294,7 +294,7 @@ def _container_label(container: Any, field: str = "containers", index: int = 0) 
 
 
 def no_plaintext_secrets_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type not in (ECS_TASK_DEFINITION, K8S_DEPLOYMENT):
+    if args.resource_type != ECS_TASK_DEFINITION and args.resource_type not in K8S_POD_OWNERS:
         return
     pattern = re.compile(str(setting(args, SECRETS_SCHEMA, "secretNamePattern")), re.IGNORECASE)
     with preview_checks() as unknowns:
@@ -313,7 +313,7 @@ def no_plaintext_secrets_validator(args: ResourceValidationArgs, report_violatio
                         name = dig(entry, "name")
                         if isinstance(name, str) and pattern.search(name) and _has_literal_value(entry):
                             report_violation(
-                                f"Deployment '{args.name}': {_container_label(container, field)} sets {name} as a "
+                                f"{K8S_POD_OWNERS[args.resource_type]} '{args.name}': {_container_label(container, field)} sets {name} as a "
                                 "plaintext env value; use valueFrom.secretKeyRef.", None)
 
 
@@ -338,7 +338,7 @@ def containers_not_privileged_validator(args: ResourceValidationArgs, report_vio
                 if isinstance(container, dict) and container.get("privileged") is True:
                     report_violation(f"Task definition '{args.name}': {_container_label(container)} runs privileged.",
                                      None)
-        elif args.resource_type == K8S_DEPLOYMENT:
+        elif args.resource_type in K8S_POD_OWNERS:
             check_pod_containers(args, report_violation, unknowns, _privileged, _container_label)
 
 
@@ -351,7 +351,7 @@ containers_not_privileged = ResourceValidationPolicy(
 
 
 def k8s_run_as_non_root_validator(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    if args.resource_type != K8S_DEPLOYMENT:
+    if args.resource_type not in K8S_POD_OWNERS:
         return
     with preview_checks() as unknowns:
         pod_level = dig(pod_spec(args.props), "securityContext", "runAsNonRoot")

@@ -115,3 +115,40 @@ def test_every_color_has_a_disruption_budget_selecting_its_pods():
     for color, spec in budgets.items():
         assert spec["selector"]["matchLabels"] == {"app": "api", "color": color}
         assert int(spec["maxUnavailable"]) == 1
+
+
+MIGRATIONS = {"migrations": {"expand": {"command": ["./manage.py", "migrate", "--expand"]},
+                             "contract": {"command": ["./manage.py", "migrate", "--contract"]}}}
+JOB = "kubernetes:batch/v1:Job"
+
+
+@pytest.mark.parametrize("version", [KUBERNETES_VERSION, "1.27", "1.37"])
+def test_migration_jobs_are_valid_hardened_and_never_retried_or_collected(version):
+    """Every manifest of a migrating rollout (expand and contract Jobs included) is valid; the Jobs run once
+    (backoffLimit 0, restartPolicy Never), bounded, hardened like the Deployments, and are not deleted by the
+    TTL controller before the next run reads their outcome (components/kubernetes/migration_job.py)."""
+    rollout = Rollout(stack_config({"api": service_config("nginx", {**CANARY, "scaleDownDelayMinutes": 0}, hooks=MIGRATIONS)}, version))
+    rollout.up()
+    rollout.up(version="1.28")
+    for _ in range(4):
+        rollout.up()
+    jobs = {}
+    for run in rollout.runs:
+        for resource in kubernetes_objects(run):
+            assert_valid(manifest(resource), version)
+        jobs.update({job.inputs["metadata"]["labels"]["cutover.dev/migration"]: job for job in run.of_type(JOB)})
+    assert set(jobs) == {"expand", "contract"}
+    for job in jobs.values():
+        spec = job.inputs["spec"]
+        pod = spec["template"]["spec"]
+        container = pod["containers"][0]
+        assert "name" not in job.inputs["metadata"], "autonamed"
+        assert int(spec["backoffLimit"]) == 0 and pod["restartPolicy"] == "Never"
+        assert int(spec["activeDeadlineSeconds"]) == 900
+        assert "ttlSecondsAfterFinished" not in spec
+        assert spec["podFailurePolicy"]["rules"][0]["action"] == "Ignore"
+        assert job.inputs["metadata"]["annotations"]["pulumi.com/skipAwait"] == "true"
+        assert pod["securityContext"]["runAsNonRoot"] is True and container["securityContext"]["runAsNonRoot"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+        assert container["resources"]["requests"] == {"cpu": "250m", "memory": "512Mi"}
+        assert "readinessProbe" not in container and "color" not in spec["template"]["metadata"]["labels"]

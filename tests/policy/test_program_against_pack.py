@@ -299,6 +299,39 @@ def test_each_kubernetes_policy_catches_a_broken_variant_of_a_real_resource(kube
     assert_only_policy_catches(kubernetes_run, "staging", policy, key, change)
 
 
+@pytest.fixture(scope="module")
+def kubernetes_migration_run() -> RunResult:
+    """The dev stack's `api` with expand/contract migrations, in the run that deploys 9.9 and creates its expand Job."""
+    config = stack_config(PROJECT_ROOT / "Pulumi.dev.yaml")
+    config["cutover:services"]["api"]["hooks"] = {"migrations": {"expand": {"command": ["./migrate", "--expand"]},
+                                                                 "contract": {"command": ["./migrate", "--contract"]}}}
+    stack = Stack(config, stack="dev")
+    stack.up()
+    stack.set("cutover:services.api.version", "9.9")
+    result = stack.up().result
+    assert [r.name for r in result.of_type(MIGRATION_JOB)] and result.error is None
+    return result
+
+
+MIGRATION_JOB = "kubernetes:batch/v1:Job"
+JOB_BREAKAGES = [
+    pytest.param("k8s-resource-requests", _no_requests, id="k8s-resource-requests catches a migration Job without requests"),
+    pytest.param("k8s-run-as-non-root", _root, id="k8s-run-as-non-root catches a migration Job running as root"),
+    pytest.param("containers-not-privileged", _privileged_pod, id="containers-not-privileged catches a privileged migration Job"),
+    pytest.param("no-plaintext-secrets-in-env", _plaintext_token, id="no-plaintext-secrets-in-env catches a token in a Job's env"),
+]
+
+
+@pytest.mark.parametrize("policy, change", JOB_BREAKAGES)
+def test_a_migration_job_passes_the_pack_and_its_pod_policies_catch_a_broken_one(kubernetes_migration_run, policy, change):
+    """A Job serves no traffic (no readiness probe, strategy or disruption budget to ask of it), but it runs the
+    service's image with its secrets: the pod policies apply to it as to the Deployments."""
+    key = kubernetes_migration_run.of_type(MIGRATION_JOB)[0].key
+    assert_only_policy_catches(kubernetes_migration_run, "staging", policy, key, change)
+    messages = [v.message for v in check(broken(kubernetes_migration_run, key, change), "staging")]
+    assert all(m.startswith("Job '") for m in messages), messages
+
+
 def test_every_policy_of_the_pack_has_a_broken_variant():
     covered = {p.values[0] for p in AWS_BREAKAGES + KUBERNETES_BREAKAGES}
     covered |= {"route53-weighted-records", "route53-weighted-set-not-all-zero"}

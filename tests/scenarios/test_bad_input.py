@@ -41,7 +41,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         ("cutover:services.web.strategy.kind", "yolo"),
-        "cutover:services.web.strategy.kind: Input should be 'canary', 'blue-green', 'red-black' or 'rolling'",
+        "cutover:services.web.strategy.kind: Input should be 'canary', 'blue-green', 'red-black', 'rolling' or 'shadow'",
         id="an unknown strategy is rejected",
     ),
     pytest.param(

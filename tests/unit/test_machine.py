@@ -136,7 +136,8 @@ EVENTS = st.one_of(
     st.tuples(st.just("abort"), st.sampled_from([None, "2", "3"])),
     st.tuples(st.just("gate"), st.sampled_from([ADVANCE, HOLD, DRIFT, ABORT])),
     st.tuples(st.just("wait"), st.integers(min_value=0, max_value=90)),
-    st.tuples(st.just("plan"), st.sampled_from(["canary", "canary-long", "blue-green", "red-black", "rolling"])),
+    st.tuples(st.just("plan"), st.sampled_from(["canary", "canary-long", "blue-green", "red-black", "rolling",
+                                                "shadow-canary", "shadow-blue-green"])),
 )
 NAMED_PLANS = {
     "canary": plan_for("canary", [10, 50, 100]),
@@ -144,15 +145,21 @@ NAMED_PLANS = {
     "blue-green": plan_for("blue-green"),
     "red-black": plan_for("red-black"),
     "rolling": plan_for("rolling"),
+    "shadow-canary": plan_for("shadow", [10, 50, 100], then="canary"),
+    "shadow-blue-green": plan_for("shadow", then="blue-green"),
 }
 PLANS = st.sampled_from(sorted(NAMED_PLANS))
+
+
+def strategy_of(plan: str) -> str:
+    return "shadow" if plan.startswith("shadow") else plan.removesuffix("-long")
 
 
 @settings(max_examples=600, deadline=None)
 @given(plan=PLANS, events=st.lists(EVENTS, max_size=25), bake=st.integers(0, 30), holds=st.lists(st.booleans(), max_size=25))
 def test_every_run_keeps_the_invariants(plan, events, bake, holds):
     spec = RolloutSpec("1", 2, NAMED_PLANS[plan], bake=timedelta(minutes=bake), scale_down_delay=timedelta(minutes=30))
-    strategy = plan.removesuffix("-long")
+    strategy = strategy_of(plan)
     now = T0
     gate = ADVANCE
     state = next_state(None, spec, gate, now, strategy)
@@ -163,7 +170,7 @@ def test_every_run_keeps_the_invariants(plan, events, bake, holds):
         if kind == "gate":
             gate = value
         elif kind == "plan":  # the user edits the strategy, even mid-rollout
-            spec, strategy = replace(spec, plan=NAMED_PLANS[value]), value.removesuffix("-long")
+            spec, strategy = replace(spec, plan=NAMED_PLANS[value]), strategy_of(value)
         else:
             spec = replace(spec, **{kind: value})
         hold = "repaired" if index < len(holds) and holds[index] else None
@@ -190,6 +197,15 @@ def test_every_run_keeps_the_invariants(plan, events, bake, holds):
                 assert spec.abort != state.versions[color], "an aborted version never gains traffic"
                 if spec.plan.pause_at:
                     assert spec.approve == state.versions[color], "a plan with a pause never advances without approval"
+        # Shadow: mirroring happens only while the candidate is in flight at a mirrored step, serving nothing;
+        # anything that leaves that step (abort included) stops it in the same run; a mirrored step bakes.
+        if state.mirror_percent:
+            assert state.mirrors_under(spec.plan) and state.weights == Weights.all_on(state.stable_color)
+            assert state.mirror_percent == spec.mirror_percent
+        if state.phase is Phase.ABORTED or not state.in_flight:
+            assert state.mirror_percent == 0
+        if previous.mirrors_under(spec.plan) and state.candidate_percent > 0 and state.stable_color == previous.stable_color:
+            assert now - previous.step_started_at >= spec.bake, "a shadow phase bakes before the first shift"
         # Abort and setting the version back return all traffic to stable in this very run.
         if previous.candidate_version is not None and spec.version == previous.stable_version:
             assert state.weights == Weights.all_on(previous.stable_color)
