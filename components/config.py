@@ -86,16 +86,16 @@ class HttpMethod(str, Enum):
     CONNECT = "CONNECT"
 
 
+MIRROR_COLORS = ("blue", "green")
+"""Colors the mirroring proxy reaches through their own listener rules (its priority order)."""
 SAFE_METHODS = (HttpMethod.GET, HttpMethod.HEAD)
 """What a shadow phase mirrors unless `mirrorMethods` says otherwise: requests that change nothing."""
 SHADOW_CONTINUATIONS = (StrategyKind.BLUE_GREEN, StrategyKind.CANARY)
-SHADOW_UNSUPPORTED = {
-    Platform.AWS: "an ALB (or weighted Route53 records) cannot copy requests to a second target; mirroring on AWS needs "
-                  "a proxy tier (nginx `mirror`) between the ALB and the stable color, which is not built yet. Use "
-                  "canary or blue-green here, or run the service on Kubernetes (router gateway)",
-}
-"""Platforms that cannot run a shadow phase, and why."""
+SHADOW_UNSUPPORTED: dict[Platform, str] = {}
+"""Platforms that cannot run a shadow phase, and why (AWS mirrors through an nginx proxy tier: router alb)."""
 SHADOW_ROUTER_UNSUPPORTED = {
+    Router.ROUTE53: "weighted records send each lookup to one color and cannot copy a request; the mirroring proxy "
+                    "tier sits behind the shared ALB (use router alb)",
     Router.SERVICE: "a Service selector sends each request to one color and cannot copy it (use router gateway)",
 }
 
@@ -483,12 +483,29 @@ class CutoverConfig(_Model):
             if self.services[name].effective_router is not Router.ALB:
                 continue
             priority = self.rule_priority(name)
+            if self.services[name].strategy.shadow and priority <= len(MIRROR_COLORS):
+                raise ConfigProblem(f"services.{name}.priority", f"a shadow service's rule needs priority above "
+                                    f"{len(MIRROR_COLORS)}: its mirroring proxy's per-color rules take the priorities just below it")
+            for taken, whose in ((p, f"{name}'s mirroring proxy") for p in self.mirror_rule_priorities(name).values()):
+                if taken in seen:
+                    raise ConfigProblem(f"services.{name}.priority",
+                                        f"listener rule priority {taken} ({whose}) is also {seen[taken]}'s: set another")
+                seen[taken] = whose
             if priority in seen:
                 raise ConfigProblem(
                     f"services.{name}.priority", f"listener rule priority {priority} is also {seen[priority]}'s: set another"
                 )
             seen[priority] = name
         return self
+
+    def mirror_rule_priorities(self, name: str) -> dict[str, int]:
+        """Color -> priority of the listener rule that sends the mirroring proxy's requests to that color: just
+        below the service's own rule, so it is evaluated first (a lower number wins). Empty unless shadow on alb."""
+        service = self.services[name]
+        if not (service.strategy.shadow and service.effective_router is Router.ALB):
+            return {}
+        priority = self.rule_priority(name)
+        return {color: priority - 1 - i for i, color in enumerate(MIRROR_COLORS)}
 
     def rule_priority(self, name: str) -> int:
         """Listener rule priority of an ALB service: explicit, or a stable hash of its name.

@@ -154,4 +154,7 @@ def _action(action: Mapping[str, Any]) -> dict:
 def _condition(condition: Mapping[str, Any]) -> dict:
     if "hostHeader" in condition:
         return {"Field": "host-header", "HostHeaderConfig": {"Values": condition["hostHeader"]["values"]}}
+    if "httpHeader" in condition:  # the mirror proxy's way back to one color
+        header = condition["httpHeader"]
+        return {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": header["httpHeaderName"], "Values": header["values"]}}
     return {"Field": "path-pattern", "PathPatternConfig": {"Values": condition["pathPattern"]["values"]}}

@@ -15,12 +15,12 @@ NAMESPACE = "AWS/ApplicationELB"
 
 def put_candidate_traffic(
     saved: RunResult, service: str, *, at: datetime, requests: int, errors: int = 0, latency_ms: float = 100.0,
-    region: str = "us-east-1",
+    region: str = "us-east-1", color: str | None = None,
 ) -> None:
-    """One minute of traffic on the candidate color of `service`, as recorded by the last saved run."""
+    """One minute of traffic on the candidate color of `service` (or on `color`), as recorded by the last saved run."""
     record = saved.outputs["rollouts"][service]
     endpoints = saved.outputs["endpoints"][service]
-    color = record["candidateColor"] or record["stableColor"]
+    color = color or record["candidateColor"] or record["stableColor"]
     balancers = endpoints["loadBalancerArns"]
     dimensions = [
         {"Name": "TargetGroup", "Value": arn_suffix(endpoints["targetGroupArns"][color])},

@@ -38,6 +38,8 @@ HTTPROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 JOB = "kubernetes:batch/v1:Job"
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 CANARY_WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
+MIRROR_COLOR = "mirror"
+"""`cutover:color` of a mirroring proxy's target group (components/aws/mirror_proxy_config.py)."""
 
 
 class NotFound(Exception):
@@ -323,7 +325,27 @@ class LiveWorld:
                 containers = self.task_definitions.get(ecs.outputs.get("taskDefinition"))
                 version = _tag(json.loads(containers)[0]["image"]) if containers else None
             shares[color] = Share(int(weights.get(color, 0)), version, capacity)
+        mirrored = int(weights.get(MIRROR_COLOR, 0))
+        if mirrored:
+            color, proxy_tasks = self._mirror_proxy(service)
+            # Users get what the color behind the proxy serves, and nothing when the proxy has no tasks.
+            if color in shares:
+                share = shares[color]
+                shares[color] = Share(share.weight + mirrored, share.version, share.capacity if proxy_tasks else 0)
         return shares
+
+    def _mirror_proxy(self, service: str) -> tuple[str | None, int]:
+        """(the color the mirroring proxy answers from, its tasks), read from its applied ECS service and task
+        definition (the container's CUTOVER_STABLE_COLOR) and the per-color rule that color's requests take."""
+        ecs = self.resources.get(f"{ECS_SERVICE}::{service}-mirror-svc")
+        containers = self.task_definitions.get(ecs.outputs.get("taskDefinition")) if ecs is not None else None
+        if not containers:
+            return None, 0
+        environment = {e["name"]: e["value"] for e in json.loads(containers)[0].get("environment") or []}
+        color = environment.get("CUTOVER_STABLE_COLOR")
+        if self.resources.get(f"{LISTENER_RULE}::{service}-mirror-via-{color}") is None:
+            return None, 0  # the proxy's requests would come back to the proxy: nothing is served
+        return color, int(ecs.outputs.get("desiredCount") or 0)
 
     def _kubernetes_shares(self, service: str) -> dict[str, Share]:
         weights = _kubernetes_weights(self, service)

@@ -268,3 +268,47 @@ def hanging_server() -> Iterator[str]:
         listener.bind((LOCALHOST, 0))
         listener.listen(128)
         yield f"http://{LOCALHOST}:{listener.getsockname()[1]}"
+
+
+NGINX_MISSING = (
+    "nginx is missing: install the Debian package with `apt-get install -y nginx-light` (provides /usr/sbin/nginx; "
+    "`./run test` installs it)"
+)
+
+
+def nginx_binary() -> str:
+    path = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if path is None:
+        raise ServerDidNotStart(NGINX_MISSING)
+    return path
+
+
+def start_nginx(http_context: str, workdir: Path, health_url: str) -> Callable[[], None]:
+    """Start a real nginx (foreground, prefix, pid and temp files in `workdir`, so no root paths) with
+    `http_context` inside `http {}`; it listens where `http_context` says (127.0.0.1, a free port). Returns
+    `stop` once `health_url` answers; nginx is stopped by its own PID."""
+    binary = nginx_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "nginx.conf"
+    config.write_text(
+        f"pid {workdir / 'nginx.pid'};\n"
+        f"error_log {workdir / 'error.log'} warn;\n"
+        "worker_processes 1;\n"
+        "events { worker_connections 1024; }\n"
+        "http {\n"
+        f"    access_log off;\n"
+        f"    client_body_temp_path {workdir / 'body'};\n"
+        f"    proxy_temp_path {workdir / 'proxy'};\n"
+        f"    fastcgi_temp_path {workdir / 'fastcgi'};\n"
+        f"    uwsgi_temp_path {workdir / 'uwsgi'};\n"
+        f"    scgi_temp_path {workdir / 'scgi'};\n"
+        f"{http_context}"
+        "}\n"
+    )
+    process = _spawn([binary, "-p", str(workdir), "-c", str(config), "-g", "daemon off;"])
+    try:
+        wait_until_answers(health_url, process=process)
+    except ServerDidNotStart:
+        stop_process(process)
+        raise
+    return lambda: stop_process(process)

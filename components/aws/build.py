@@ -10,7 +10,7 @@ from __future__ import annotations
 from components.app import ServiceDecision, color_plan, needs_preview, on_shared_alb, routing_host
 from components.aws.network import NetworkArgs
 from components.aws.platform import AwsPlatform, AwsPlatformArgs
-from components.aws.service import AwsService, AwsServiceArgs
+from components.aws.service import AwsService, AwsServiceArgs, ShadowSettings
 from components.config import DEFAULT_TEST_LISTENER_PORT, PRIVATE_RANGES, CutoverConfig, Router, ServiceConfig
 from components.gates.migration_verdict import MigrationPlan, migration_plan
 
@@ -72,6 +72,11 @@ def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], reco
                 migrations=_migrations(decision, service, (previous_endpoints or {}).get(name)),
                 migration_commands=_commands(service),
                 aws_identity=dict(aws_identity or {}) if service.hooks and service.hooks.migrations else {},
+                shadow=ShadowSettings(
+                    percent=service.strategy.mirror_percent,
+                    methods=tuple(m.value for m in service.strategy.mirror_methods),
+                    rule_priorities=config.mirror_rule_priorities(name),
+                ) if config.mirror_rule_priorities(name) else None,
             ),
         )
         records[name] = component.record

@@ -14,12 +14,26 @@ from components.aws.twin_service import ColorAutoscaling, TwinService, TwinServi
 from components.aws.weighted_listener_rule import WeightedListenerRule, WeightedListenerRuleArgs, routing_condition
 from components.aws.weighted_records import WeightedRecords, WeightedRecordsArgs
 from components.aws.migration_task import MigrationRun, MigrationRunArgs
+from components.aws.mirror_proxy import PROXY_PORT, MirrorProxy, MirrorProxyArgs
+from components.aws.mirror_proxy_config import HEALTH_PATH as PROXY_HEALTH_PATH, MIRROR_COLOR
 from components.config import AutoscalingConfig
 from components.gates.migration_verdict import MigrationPlan
 from components.recording import exported_record, router_record
 from components.rollout.decision import TAG_PREFIX
 
 LOG_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ShadowSettings:
+    """A shadow service's mirroring proxy (router alb): what it copies and where its per-color rules sit."""
+
+    percent: int
+    """`strategy.mirrorPercent`."""
+    methods: tuple[str, ...]
+    """`strategy.mirrorMethods`."""
+    rule_priorities: dict[str, int]
+    """Color -> priority of the rule that sends the proxy's requests to that color."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,8 @@ class AwsServiceArgs:
     """`expand` / `contract` -> the container command of that migration."""
     aws_identity: dict = field(default_factory=dict)
     """The stack's aws:* identity settings (profile, assumeRoles): migration tasks run as the provider does."""
+    shadow: ShadowSettings | None = None
+    """A shadow strategy on router alb: the service keeps a mirroring proxy (scaled to 0 outside the shadow phase)."""
 
 
 class AwsService(pulumi.ComponentResource):
@@ -122,6 +138,10 @@ class AwsService(pulumi.ComponentResource):
         waits_for_rule = (*plan.new_colors, *plan.after_router)
         services = {c: self._create_color(name, c, security_group, depends_on=[]) for c in plan.colors if c not in waits_for_rule}
         expand = self._create_expand(name, services, security_group)
+        mirror_group = self._create_mirror_target_group(name) if args.shadow is not None and len(plan.colors) == 2 else None
+        mirroring = mirror_group is not None and plan.mirror_percent > 0
+        # While mirroring, the proxy's tasks are steady before the rule sends it the stable share.
+        proxy = [self._create_mirror_proxy(name, mirror_group, tg_arns, [])] if mirroring else []
         rule = WeightedListenerRule(
             f"{name}-route",
             WeightedListenerRuleArgs(
@@ -133,11 +153,16 @@ class AwsService(pulumi.ComponentResource):
                 path_prefix=args.routing_path_prefix,
                 decision=router_record(args.decision, plan.ready_first, services, TAG_PREFIX),
                 sticky_seconds=args.sticky_seconds,
+                mirror_target_group_arn=mirror_group.arn if mirror_group is not None else None,
+                mirrored_color=plan.stable_color if mirroring else None,
             ),
             # Traffic and the record move onto a color only once its ECS service is steady (waitForSteadyState),
-            # and onto a candidate only once its expand migration ran.
-            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first] + self._expand_gate(expand)),
+            # onto a candidate only once its expand migration ran, and through the mirroring proxy only once it is.
+            pulumi.ResourceOptions(parent=self, depends_on=[services[c] for c in plan.ready_first] + self._expand_gate(expand) + proxy),
         )
+        if mirror_group is not None and not mirroring:
+            # Out of the path (or never in it): its capacity goes only after the rule that forwards straight to the colors.
+            self._create_mirror_proxy(name, mirror_group, tg_arns, [rule])
         for color in waits_for_rule:
             # A new color: AWS attaches a target group to an ECS service only once a rule forwards to it.
             # A color losing capacity: only after the rule that took its traffic away was applied.
@@ -164,6 +189,7 @@ class AwsService(pulumi.ComponentResource):
             listener_rule_arn=rule.rule_arn,
             services=services,
             load_balancer_dns_name=balancer.dns_name,
+            mirror_target_group_arn=mirror_group.arn if mirror_group is not None else None,
         )
         return services
 
@@ -307,6 +333,57 @@ class AwsService(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _create_mirror_target_group(self, name: str) -> aws.lb.TargetGroup:
+        """The mirroring proxy's target group: created here with the colors' (the service's rule names all of them)."""
+        return aws.lb.TargetGroup(
+            f"{name}-mirror-tg",
+            port=PROXY_PORT,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=self._args.platform.network.vpc_id,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                path=PROXY_HEALTH_PATH, matcher="200", interval=10, healthy_threshold=2, unhealthy_threshold=3, timeout=5
+            ),
+            # As the colors': in-flight requests finish, a phase change is not slowed by the 300 s default.
+            deregistration_delay=30,
+            tags={"cutover:service": self._args.service, "cutover:color": MIRROR_COLOR, "cutover:role": "mirror-proxy"},
+            opts=self._child,
+        )
+
+    def _create_mirror_proxy(self, name: str, group: aws.lb.TargetGroup, tg_arns: dict[str, pulumi.Output[str]],
+                             after: list[pulumi.Resource]) -> MirrorProxy:
+        args, plan = self._args, self._args.plan
+        balancer = args.platform.load_balancer
+        return MirrorProxy(
+            f"{name}-mirror",
+            MirrorProxyArgs(
+                service=args.service,
+                replicas=plan.replicas[plan.stable_color] if plan.mirror_percent > 0 else 0,
+                stable_color=plan.stable_color,
+                candidate_color=plan.candidate_color,
+                mirror_percent=args.shadow.percent,
+                mirror_methods=args.shadow.methods,
+                target_group_arn=group.arn,
+                color_target_group_arns=tg_arns,
+                color_rule_priorities=args.shadow.rule_priorities,
+                listener_arn=balancer.production_listener_arn,
+                load_balancer_dns_name=balancer.dns_name,
+                load_balancer_security_group_id=balancer.security_group_id,
+                scheme=balancer.scheme,
+                host=args.routing_host,
+                path_prefix=args.routing_path_prefix,
+                vpc_id=args.platform.network.vpc_id,
+                subnet_ids=args.platform.network.private_subnet_ids,
+                cluster_arn=args.platform.cluster_arn,
+                execution_role_arn=args.platform.execution_role_arn,
+                log_group_name=self._log_group.name,
+                region=args.region,
+                sticky_seconds=args.sticky_seconds,
+            ),
+            # Capacity drops only after the rule that took the proxy out of the path (its ECS service waits for it).
+            pulumi.ResourceOptions(parent=self, depends_on=after),
+        )
+
     def _create_task_security_group(self, name: str, source_groups: list[pulumi.Input[str]]) -> aws.ec2.SecurityGroup:
         return aws.ec2.SecurityGroup(
             f"{name}-tasks-sg",
@@ -377,7 +454,7 @@ class AwsService(pulumi.ComponentResource):
         return dns_name.apply(lambda dns: f"{balancer.scheme}://{dns}{suffix}{path}")
 
     def _endpoints(self, url, preview_url, load_balancer_arns, listener_rule_arn, services, decision_parameter=None,
-                   load_balancer_dns_name=None) -> pulumi.Output[dict]:
+                   load_balancer_dns_name=None, mirror_target_group_arn=None) -> pulumi.Output[dict]:
         return pulumi.Output.from_input(
             {
                 "url": url,
@@ -390,6 +467,8 @@ class AwsService(pulumi.ComponentResource):
                 "logGroup": self._log_group.name,
                 "decisionParameter": decision_parameter,
                 "loadBalancerDnsName": load_balancer_dns_name,
+                # Shadow services: the mirroring proxy's target group (in the rule, answering from the stable color).
+                **({"mirrorTargetGroupArn": mirror_target_group_arn} if mirror_target_group_arn is not None else {}),
                 # Only services with migrations carry the key: the next run reads each run's outcome back here.
                 **({"migrations": {"expand": self._expand.record() if self._expand else None,
                                    "contract": self._contract.record() if self._contract else None}}

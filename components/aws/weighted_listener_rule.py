@@ -30,6 +30,10 @@ class WeightedListenerRuleArgs:
     sticky_seconds: int | None = None
     """Group stickiness: a user stays on the target group (color) they were sent to for this long; None: each
     request is weighted on its own."""
+    mirror_target_group_arn: pulumi.Input[str] | None = None
+    """The mirroring proxy's target group (shadow services): always in the forward action, so it stays attached."""
+    mirrored_color: str | None = None
+    """While mirroring: the color whose share goes through the proxy instead of its own target group; None: none."""
 
 
 class WeightedListenerRule(pulumi.ComponentResource):
@@ -43,6 +47,10 @@ class WeightedListenerRule(pulumi.ComponentResource):
     def __init__(self, name: str, args: WeightedListenerRuleArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:WeightedListenerRule", name, None, opts)
         colors = sorted(args.target_group_arns)
+        groups = [(c, args.target_group_arns[c], 0 if c == args.mirrored_color else args.weights.of_name(c)) for c in colors]
+        if args.mirror_target_group_arn is not None:
+            groups.append((args.mirrored_color, args.mirror_target_group_arn,
+                           args.weights.of_name(args.mirrored_color) if args.mirrored_color else 0))
         rule = aws.lb.ListenerRule(
             f"{name}-rule",
             listener_arn=args.listener_arn,
@@ -52,10 +60,8 @@ class WeightedListenerRule(pulumi.ComponentResource):
                 aws.lb.ListenerRuleActionArgs(
                     type="forward",
                     forward=aws.lb.ListenerRuleActionForwardArgs(
-                        target_groups=[
-                            aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=args.target_group_arns[c], weight=args.weights.of_name(c))
-                            for c in colors
-                        ],
+                        target_groups=[aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=arn, weight=weight)
+                                       for _, arn, weight in groups],
                         # Without stickySessions each request picks a color by weight; with it a user keeps the
                         # color (version) they started on, and the target groups' own stickiness holds them to a task.
                         stickiness=aws.lb.ListenerRuleActionForwardStickinessArgs(enabled=True, duration=args.sticky_seconds)
@@ -69,8 +75,9 @@ class WeightedListenerRule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else []),
         )
         self.rule_arn = rule.arn
-        self.applied_weights = pulumi.Output.all(rule.actions, *[args.target_group_arns[c] for c in colors]).apply(
-            lambda values: _weights_by_color(values[0], dict(zip(colors, values[1:])))
+        # The proxy's share counts for the color it answers from (a mirrored stable keeps its 100 %).
+        self.applied_weights = pulumi.Output.all(rule.actions, *[arn for _, arn, _ in groups]).apply(
+            lambda values: _weights_by_color(values[0], [(color, arn) for (color, _, _), arn in zip(groups, values[1:])], colors)
         )
         self.register_outputs({"rule_arn": self.rule_arn, "applied_weights": self.applied_weights})
 
@@ -84,12 +91,12 @@ def routing_condition(host: str | None, path_prefix: str | None) -> aws.lb.Liste
     )
 
 
-def _weights_by_color(actions, arn_to_color_by_color: dict[str, str]) -> dict[str, int]:
-    color_of = {arn: color for color, arn in arn_to_color_by_color.items()}
-    weights = {color: 0 for color in arn_to_color_by_color}
+def _weights_by_color(actions, color_arns: list[tuple[str | None, str]], colors: list[str]) -> dict[str, int]:
+    color_of = {arn: color for color, arn in color_arns if color is not None}
+    weights = {color: 0 for color in colors}
     for action in actions or []:
         for group in field_of(field_of(action, "forward"), "target_groups", "targetGroups") or []:
             arn = field_of(group, "arn")
             if arn in color_of:
-                weights[color_of[arn]] = int(field_of(group, "weight") or 0)
+                weights[color_of[arn]] += int(field_of(group, "weight") or 0)
     return weights

@@ -136,6 +136,8 @@ class CloudWatchEvidenceReader:
             alarms_in_alarm=tuple(found.get("alarms_in_alarm", ())),
             drift=found.get("drift"),
             problems=tuple(sorted(problems)),
+            stable_error_rate=found.get("stable_error_rate"),
+            stable_latency_ms=found.get("stable_latency_ms"),
         )
 
     def _metrics(self, request: EvidenceRequest) -> dict[str, Any]:
@@ -146,10 +148,22 @@ class CloudWatchEvidenceReader:
         window = metric_window(request.since, request.until)
         if window is None:
             return {"problems": [f"metrics: {no_complete_minute(request.since)}"]}
+        found = self._group_metrics(request.candidate_target_group_arn, request.load_balancer_arn, window)
+        stable_group = request.target_group_arns.get(request.stable_color) if request.stable_color else None
+        if stable_group:
+            # Shadow phase: stable answered the same requests over the same minutes (through the mirror proxy).
+            stable = self._group_metrics(stable_group, request.load_balancer_arn, window)
+            if stable["requests"]:
+                found["stable_error_rate"] = stable["errors"] / stable["requests"]
+                found["stable_latency_ms"] = stable["latency_ms"]
+        return found
+
+    def _group_metrics(self, target_group_arn: str, load_balancer_arn: str, window: tuple[datetime, datetime]) -> dict[str, Any]:
+        """Requests, 5xx and mean latency of one target group over `window` (None: no datapoint at all)."""
         start, end = window
         dimensions = [
-            {"Name": "TargetGroup", "Value": arn_suffix(request.candidate_target_group_arn)},
-            {"Name": "LoadBalancer", "Value": arn_suffix(request.load_balancer_arn)},
+            {"Name": "TargetGroup", "Value": arn_suffix(target_group_arn)},
+            {"Name": "LoadBalancer", "Value": arn_suffix(load_balancer_arn)},
         ]
         # Latency statistic: the request-weighted mean, Sum / SampleCount of TargetResponseTime
         # over the whole window. Percentiles (ExtendedStatistics p99) would be the better
@@ -219,6 +233,8 @@ class CloudWatchEvidenceReader:
         if not rules:
             return {"problems": [f"weights: listener rule {request.listener_rule_arn} not found"]}
         color_of = {arn: color_key(color) for color, arn in request.target_group_arns.items()}
+        if request.mirror_target_group_arn and request.mirror_color:
+            color_of[request.mirror_target_group_arn] = request.mirror_color  # the proxy answers from stable
         live: dict[str, int] = {}
         for action in rules[0].get("Actions", []):
             if action.get("Type") != "forward":

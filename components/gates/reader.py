@@ -61,6 +61,10 @@ class EvidenceRequest:
     """CloudWatch alarm names (`analysis.alarms`); any in ALARM aborts."""
     metrics: bool = True
     """Whether traffic metrics are judged in this run (not for a start, nor a candidate still at 0 %)."""
+    mirror_target_group_arn: str | None = None
+    """Shadow services on AWS: the mirroring proxy's target group; its weight in the rule is the stable color's
+    (`mirror_color`), since the proxy answers every request from stable."""
+    mirror_color: str | None = None
     stable_color: str | None = None
     """Shadow phase: the stable color whose numbers over the same window the candidate is compared with; None: no comparison."""
     stable_version: str | None = None

@@ -148,6 +148,8 @@ def evidence_request(
         target_group_arns=target_groups,
         route53=route53,
         alarms=() if reverting(service, previous) else tuple(service.strategy.analysis.alarms),
+        mirror_target_group_arn=endpoints.get("mirrorTargetGroupArn"),
+        mirror_color=previous.stable_color.value,
         stable_color=previous.stable_color.value if shadowing(service, previous) else None,
         stable_version=previous.stable_version if shadowing(service, previous) else None,
     )

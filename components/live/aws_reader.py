@@ -16,7 +16,9 @@ from typing import Any, Callable, Mapping
 import pulumi_aws as aws
 
 from components.applied import field_of
+from components.aws.mirror_proxy_config import MIRROR_COLOR
 from components.live.workloads import ecs_workload
+from components.rollout.decision import TAG_PREFIX
 from components.rollout.live import ColorWorkload, LiveRouter, LiveService
 from components.rollout.model import InvalidWeights, Weights
 
@@ -81,9 +83,16 @@ class AwsLiveReader:
                 for group in field_of(forward, "target_groups", "targetGroups") or []:
                     arn = field_of(group, "arn")
                     color = color_of.get(arn) or self._color_of_target_group(arn)
-                    if color in COLORS:
-                        weights[color] = int(field_of(group, "weight") or 0)
-        return LiveRouter(True, _weights(weights), dict(field_of(rule, "tags") or {}), where=where)
+                    if color in (*COLORS, MIRROR_COLOR):
+                        weights[color] = weights.get(color, 0) + int(field_of(group, "weight") or 0)
+        tags = dict(field_of(rule, "tags") or {})
+        mirrored = weights.pop(MIRROR_COLOR, 0)
+        if mirrored:
+            # A shadow phase: the mirroring proxy answers from the stable color the rule's record names; without a
+            # readable record the weights are unknown (the run holds).
+            stable = tags.get(f"{TAG_PREFIX}stable-color")
+            weights = {**weights, stable: weights.get(stable, 0) + mirrored} if stable in COLORS else {}
+        return LiveRouter(True, _weights(weights), tags, where=where)
 
     def _listener(self, port: int) -> str | None:
         if port not in self._shared_listener:

@@ -87,8 +87,8 @@ def config_error(strategy: dict, **overrides) -> str:
 
 
 @pytest.mark.parametrize("strategy, overrides, expected", [
-    pytest.param(shadow(), {"platform": "aws", "router": "alb"}, "strategy.kind: shadow is not supported on aws: an ALB",
-                 id="aws is refused, naming the key and the missing proxy tier"),
+    pytest.param(shadow(), {"platform": "aws", "router": "route53"}, "strategy.kind: shadow is not supported with router route53",
+                 id="aws route53 is refused: weighted records cannot copy, the proxy tier sits behind the ALB"),
     pytest.param({"kind": "shadow"}, {}, "strategy.then: a shadow phase continues with blue-green or canary",
                  id="then is required"),
     pytest.param(shadow(then="red-black"), {}, "strategy.then", id="then is blue-green or canary only"),

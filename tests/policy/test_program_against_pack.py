@@ -379,3 +379,28 @@ def test_a_production_stack_that_promotes_from_nowhere_is_flagged_when_traffic_m
     first_step = stack.up().result
     flagged = [v for v in check(first_step, "prod") if "without promotion evidence" in v.message]
     assert [v.urn.rsplit("::", 1)[1] for v in flagged] == ["web-route-rule"]
+
+
+@pytest.mark.parametrize("sticky", [False, True], ids=["per-request weighting", "sticky sessions"])
+def test_a_shadow_service_on_aws_and_its_mirroring_proxy_pass_the_whole_pack_through_the_shadow_phase(sticky):
+    """The proxy's target group (health check, deregistration delay), ECS service (circuit breaker, minimum healthy,
+    grace period), security group (ingress from the ALB's only), task definition and per-color rules, in every run
+    from the deploy through the shadow phase to the first canary step."""
+    config = stack_config(PROJECT_ROOT / "Pulumi.prod.yaml")
+    web = config["cutover:services"]["web"]
+    web["strategy"] = {**web["strategy"], "kind": "shadow", "then": "canary", "steps": [10, 100], "mirrorPercent": 50,
+                       "bakeMinutes": 30}
+    if sticky:
+        web["stickySessions"] = {"durationSeconds": 600}
+    stack = Stack(config, stack="prod")
+    stack.other_stacks.update(completed_elsewhere(config["cutover:services"], "9.9"))
+    results = [stack.up().result]
+    stack.set("cutover:services.web.version", "9.9")
+    results.append(stack.up().result)
+    assert any(k.endswith("web-mirror-svc") for k in results[-1].resources)
+    stack.advance(31)
+    results.append(stack.up().result)
+    pack = {**policy_config("prod"), **MANDATORY}
+    for number, result in enumerate(results, start=1):
+        assert result.error is None, result.error
+        assert check(result, "prod", pack) == [], f"run {number}"
