@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.fargate import load_balanced_fargate_service
 from components.aws.mirror_proxy_config import mirror_proxy_config
 from components.aws.weighted_listener_rule import routing_condition
 
@@ -124,27 +125,13 @@ class MirrorProxy(pulumi.ComponentResource):
             tags=labels,
             opts=child,
         )
-        service = aws.ecs.Service(
-            f"{name}-svc",
-            cluster=args.cluster_arn,
-            launch_type="FARGATE",
-            task_definition=task.arn,
-            desired_count=args.replicas,
-            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.subnet_ids, security_groups=[security_group.id], assign_public_ip=False
-            ),
-            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(target_group_arn=args.target_group_arn, container_name="nginx",
-                                                            container_port=PROXY_PORT)],
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            health_check_grace_period_seconds=60,
-            # The service's rule forwards to the proxy only once its tasks are steady.
-            wait_for_steady_state=True,
-            propagate_tags="SERVICE",
-            tags=labels,
-            # ECS attaches a target group only once a listener rule forwards to it: the per-color rules carry the
-            # proxy's group at weight 0 for that. Scaling in waits for the router that took the proxy out of the path.
+        # The service's rule forwards to the proxy only once its tasks are steady. ECS attaches a target group only
+        # once a listener rule forwards to it: the per-color rules carry the proxy's group at weight 0 for that.
+        # Scaling in waits for the router that took the proxy out of the path.
+        service = load_balanced_fargate_service(
+            f"{name}-svc", cluster_arn=args.cluster_arn, task_definition_arn=task.arn, desired_count=args.replicas,
+            subnet_ids=args.subnet_ids, security_group_id=security_group.id, target_group_arn=args.target_group_arn,
+            container_name="nginx", container_port=PROXY_PORT, tags=labels,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*rules, *after]),
         )
         self.service_name = service.name

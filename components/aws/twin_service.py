@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.fargate import load_balanced_fargate_service
 from components.rollout.live import image_tag
 
 
@@ -100,27 +101,10 @@ class TwinService(pulumi.ComponentResource):
             tags={**labels, "cutover:version": args.version},
             opts=child,
         )
-        service = aws.ecs.Service(
-            f"{name}-svc",
-            cluster=args.cluster_arn,
-            launch_type="FARGATE",
-            task_definition=task.arn,
-            desired_count=args.desired_count,
-            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
-            ),
-            load_balancers=[
-                aws.ecs.ServiceLoadBalancerArgs(target_group_arn=args.target_group_arn, container_name=args.service, container_port=args.port)
-            ],
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
-            deployment_minimum_healthy_percent=100,
-            deployment_maximum_percent=200,
-            health_check_grace_period_seconds=60,
-            # The update returns only when the new tasks are steady, so a router that
-            # depends on this service moves traffic only onto a ready color.
-            wait_for_steady_state=True,
-            propagate_tags="SERVICE",
-            tags={**labels, "cutover:version": args.version},
+        service = load_balanced_fargate_service(
+            f"{name}-svc", cluster_arn=args.cluster_arn, task_definition_arn=task.arn, desired_count=args.desired_count,
+            subnet_ids=args.subnet_ids, security_group_id=args.security_group_id, target_group_arn=args.target_group_arn,
+            container_name=args.service, container_port=args.port, tags={**labels, "cutover:version": args.version},
             # With an autoscaler the count is its to change: sending desiredCount on every update would reset
             # what it scaled to (and fight it on every run). The program owns the bounds instead (below).
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(ignore_changes=["desiredCount"])) if args.autoscaling else child,
