@@ -546,6 +546,26 @@ def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
         raise CutoverConfigError("\n".join(_describe(e) for e in err.errors())) from None
 
 
+PATTERN_WORDS = {
+    IMAGE_TAG.pattern: "is not an image tag: letters, digits, '_', '.' and '-', at most 128 characters, not starting with '.' or '-'",
+    r"^[^:@\s]+(:\d+/[^:@\s]+)?$": "must be the image without its tag (the tag goes in version), e.g. public.ecr.aws/nginx/nginx",
+    r"^vpc-[0-9a-zA-Z]+$": "must be a VPC id such as vpc-0abc123",
+    r"^arn:aws[a-z-]*:acm:": "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)",
+    r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$": "must be a lowercase domain name such as example.com",
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits and '-'",
+    r"^1\.\d+$": "must be a Kubernetes minor version such as 1.32",
+    r"^https?://": "must start with http:// or https://",
+    r"^https?://\S+$": "must be an http:// or https:// URL without spaces",
+    r"^(\d+|\d{1,3}%)$": "must be a whole number or a percentage such as 25%",
+    r"^/\S*$": "must be a path starting with / and without spaces",
+    r"^(blue|green)$": "must be blue or green",
+    r"^/": "must start with /",
+    r"^/[^*?]*$": "must start with / and contain no * or ?",
+    STACK_NAME.pattern: "must be a stack name: <stack>, <project>/<stack> or <org>/<project>/<stack>",
+}
+"""Regular expressions of the config, said in words (what a user reads instead of the pattern)."""
+
+
 def _describe(error: Mapping[str, Any]) -> str:
     loc = [str(part) for part in error["loc"]]
     cause = error.get("ctx", {}).get("error")
@@ -554,6 +574,11 @@ def _describe(error: Mapping[str, Any]) -> str:
         message = str(cause)
     elif error["type"] == "extra_forbidden":
         message = "unknown key"
+    elif error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in PATTERN_WORDS:
+        message = PATTERN_WORDS[error["ctx"]["pattern"]]
+    elif error["type"] == "string_type" and isinstance(error.get("input"), (int, float)) and not isinstance(error.get("input"), bool):
+        # YAML reads `version: 1.10` as the number 1.1: the user meant the text.
+        message = f"must be text, got the number {error['input']!r}: quote it in the stack file ({loc[-1]}: \"...\")"
     else:
         message = error["msg"].removeprefix("Value error, ")
     if error["type"] in ("string_pattern_mismatch", "enum", "literal_error") and "input" in error:

@@ -46,8 +46,18 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         ("cutover:services.web.version", "1.0 beta"),
-        "cutover:services.web.version: String should match pattern",
+        "cutover:services.web.version: is not an image tag: letters, digits, '_', '.' and '-'",
         id="a version that is no image tag is rejected",
+    ),
+    pytest.param(
+        ("cutover:services.web.version", 1.1),
+        'cutover:services.web.version: must be text, got the number 1.1: quote it in the stack file (version: "...")',
+        id="a version YAML read as a number gets a hint to quote it",
+    ),
+    pytest.param(
+        ("cutover:services.web.image", "public.ecr.aws/nginx/nginx:1.27"),
+        "cutover:services.web.image: must be the image without its tag (the tag goes in version)",
+        id="an image with its tag says where the tag goes",
     ),
     pytest.param(
         ("cutover:network.testListenerCidrs", ["0.0.0.0/0"]),

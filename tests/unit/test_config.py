@@ -110,7 +110,7 @@ def test_sticky_sessions_are_accepted_on_alb_nginx_and_the_service_router():
 
 
 HOOKS_REFUSED = [
-    pytest.param({"web": _svc(hooks={"smoke": [{"path": "healthz"}]})}, r"cutover:services\.web\.hooks\.smoke\.0\.path: String should match",
+    pytest.param({"web": _svc(hooks={"smoke": [{"path": "healthz"}]})}, r"cutover:services\.web\.hooks\.smoke\.0\.path: must be a path starting with / and without spaces",
                  id="a smoke path without its leading slash is refused"),
     pytest.param({"web": _svc(hooks={"smoke": [{"path": "/healthz", "expectStatus": 700}]})},
                  r"cutover:services\.web\.hooks\.smoke\.0\.expectStatus: Input should be less than or equal to 599",
@@ -136,3 +136,18 @@ def test_hooks_as_the_issue_writes_them_are_accepted():
     config = load_config({"services": {"web": _svc(hooks=hooks, stickySessions={"durationSeconds": 3600})}})
     web = config.services["web"]
     assert [c.expect_status for c in web.hooks.smoke] == [200, 200] and web.hooks.migrations.contract.command[-1] == "--contract"
+
+
+
+def test_every_pattern_in_the_config_is_said_in_words():
+    """A new field with a regular expression must say what it wants: users never read the pattern itself."""
+    import pydantic
+
+    from components import config
+
+    patterns = set()
+    for model in vars(config).values():
+        if isinstance(model, type) and issubclass(model, pydantic.BaseModel) and model is not pydantic.BaseModel:
+            for field in model.model_fields.values():
+                patterns.update(m.pattern for m in field.metadata if getattr(m, "pattern", None))
+    assert patterns and patterns <= set(config.PATTERN_WORDS), sorted(patterns - set(config.PATTERN_WORDS))
