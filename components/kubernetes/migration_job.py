@@ -130,8 +130,8 @@ def migration_job(name: str, args: MigrationJobArgs, depends_on: list, parent):
     import pulumi
     import pulumi_kubernetes as k8s
 
-    from components.kubernetes.manifest import SKIP_AWAIT, compute_resources, container_env, label_value
-    from components.kubernetes.twin_deployment import _env_var
+    from components.kubernetes.manifest import SKIP_AWAIT, compute_resources, label_value
+    from components.kubernetes.twin_deployment import env_vars, restricted_container_security, restricted_pod_security
 
     labels = {"app": args.service, MIGRATION_LABEL: args.phase, "version": label_value(args.version)}
     return k8s.batch.v1.Job(
@@ -152,23 +152,16 @@ def migration_job(name: str, args: MigrationJobArgs, depends_on: list, parent):
                 spec=k8s.core.v1.PodSpecArgs(
                     restart_policy="Never",
                     # The Pod Security "restricted" profile, as the Deployments.
-                    security_context=k8s.core.v1.PodSecurityContextArgs(
-                        run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
-                    ),
+                    security_context=restricted_pod_security(),
                     automount_service_account_token=False,
                     containers=[
                         k8s.core.v1.ContainerArgs(
                             name=args.service,
                             image=f"{args.image}:{args.version}",
                             command=list(args.command),
-                            env=[_env_var(item) for item in container_env(args.environment, args.secrets)],
+                            env=env_vars(args.environment, args.secrets),
                             resources=k8s.core.v1.ResourceRequirementsArgs(**compute_resources(args.cpu, args.memory)),
-                            security_context=k8s.core.v1.SecurityContextArgs(
-                                run_as_non_root=True,
-                                allow_privilege_escalation=False,
-                                privileged=False,
-                                capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                            ),
+                            security_context=restricted_container_security(),
                         )
                     ],
                 ),

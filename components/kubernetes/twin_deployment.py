@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -198,16 +199,14 @@ class TwinDeployment(pulumi.ComponentResource):
             lifecycle = k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=PRE_STOP_SECONDS)))
         return k8s.core.v1.PodSpecArgs(
             # The Pod Security "restricted" profile: non-root, no escalation, no capabilities, default seccomp.
-            security_context=k8s.core.v1.PodSecurityContextArgs(
-                run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault")
-            ),
+            security_context=restricted_pod_security(),
             automount_service_account_token=False,
             containers=[
                 k8s.core.v1.ContainerArgs(
                     name=args.service,
                     image=f"{args.image}:{args.version}",
                     ports=[k8s.core.v1.ContainerPortArgs(name=PORT_NAME, container_port=args.port, protocol="TCP")],
-                    env=[_env_var(item) for item in container_env(args.environment, args.secrets)],
+                    env=env_vars(args.environment, args.secrets),
                     readiness_probe=k8s.core.v1.ProbeArgs(
                         http_get=k8s.core.v1.HTTPGetActionArgs(path=args.health_check_path, port=PORT_NAME),
                         period_seconds=5,
@@ -215,12 +214,7 @@ class TwinDeployment(pulumi.ComponentResource):
                         failure_threshold=3,
                     ),
                     resources=k8s.core.v1.ResourceRequirementsArgs(**compute_resources(args.cpu, args.memory)),
-                    security_context=k8s.core.v1.SecurityContextArgs(
-                        run_as_non_root=True,
-                        allow_privilege_escalation=False,
-                        privileged=False,
-                        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                    ),
+                    security_context=restricted_container_security(),
                     lifecycle=lifecycle,
                 )
             ],
@@ -241,3 +235,19 @@ def _env_var(item: dict) -> k8s.core.v1.EnvVarArgs:
             value_from=k8s.core.v1.EnvVarSourceArgs(secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=ref["name"], key=ref["key"])),
         )
     return k8s.core.v1.EnvVarArgs(name=item["name"], value=item["value"])
+
+
+def restricted_pod_security() -> k8s.core.v1.PodSecurityContextArgs:
+    """The Pod Security "restricted" profile at pod level: non-root, default seccomp (Deployments and Jobs alike)."""
+    return k8s.core.v1.PodSecurityContextArgs(run_as_non_root=True, seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"))
+
+
+def restricted_container_security() -> k8s.core.v1.SecurityContextArgs:
+    """The "restricted" profile at container level: no escalation, not privileged, no capabilities."""
+    return k8s.core.v1.SecurityContextArgs(run_as_non_root=True, allow_privilege_escalation=False, privileged=False,
+                                           capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]))
+
+
+def env_vars(environment: Mapping[str, str], secrets: Mapping[str, str]) -> list:
+    """Plain variables and secret references of a container."""
+    return [_env_var(item) for item in container_env(environment, secrets)]
