@@ -139,16 +139,22 @@ def _forwarded_arns(resource: Any, unknowns: PreviewUnknowns) -> list[tuple[str 
     return found
 
 
-def alb_target_group_health_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-    max_delay = as_number(setting(args, TARGET_GROUP_HEALTH_SCHEMA, "maxDeregistrationDelaySeconds"))
-    unknowns = PreviewUnknowns()
-    groups_by_arn: dict[str, Any] = {}
+def _target_groups_by_arn(args: StackValidationArgs, unknowns: PreviewUnknowns) -> dict[str, Any]:
+    """The stack's ALB target groups by ARN (an unknown ARN at preview is noted, not guessed)."""
+    groups: dict[str, Any] = {}
     for resource in args.resources:
         if resource.resource_type == ALB_TARGET_GROUP:
             with unknowns.guard(resource.name):
                 arn = resource.props.get("arn")
                 if isinstance(arn, str):
-                    groups_by_arn[arn] = resource
+                    groups[arn] = resource
+    return groups
+
+
+def alb_target_group_health_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    max_delay = as_number(setting(args, TARGET_GROUP_HEALTH_SCHEMA, "maxDeregistrationDelaySeconds"))
+    unknowns = PreviewUnknowns()
+    groups_by_arn = _target_groups_by_arn(args, unknowns)
 
     forwarded: dict[str, list[str]] = {}
     for resource in args.resources:
@@ -209,13 +215,7 @@ def _sticky(group: Any) -> bool:
 
 def alb_sticky_weighted_forward_validator(args: StackValidationArgs, report_violation: ReportViolation) -> None:
     unknowns = PreviewUnknowns()
-    groups_by_arn: dict[str, Any] = {}
-    for resource in args.resources:
-        if resource.resource_type == ALB_TARGET_GROUP:
-            with unknowns.guard(resource.name):
-                arn = resource.props.get("arn")
-                if isinstance(arn, str):
-                    groups_by_arn[arn] = resource
+    groups_by_arn = _target_groups_by_arn(args, unknowns)
     for resource in args.resources:
         if _actions_key(resource.resource_type) is None:
             continue
