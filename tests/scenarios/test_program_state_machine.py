@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -294,5 +295,7 @@ CI_SETTINGS = settings(
 """Derandomized: CI runs the same sequences on every machine (see NOTES.md for what they find)."""
 PartialFailures.TestCase.settings = CI_SETTINGS
 DamagedState.TestCase.settings = CI_SETTINGS
+pytestmark = pytest.mark.slow  # ~2 minutes each with CI's profile
+
 test_partial_failures_never_strand_traffic = PartialFailures.TestCase
 test_damaged_or_lost_state_never_moves_traffic_toward_an_unverified_version = DamagedState.TestCase

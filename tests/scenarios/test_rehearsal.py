@@ -44,6 +44,7 @@ def prod_with_a_blue_green_admin() -> dict:
     return config
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_dev_rehearsal_shows_a_whole_canary_and_an_approved_blue_green():
     done = rehearsed()
     assert done.returncode == 0, done.stdout + done.stderr
@@ -57,6 +58,7 @@ def test_the_dev_rehearsal_shows_a_whole_canary_and_an_approved_blue_green():
     assert "policy mandatory" not in done.stdout
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_gates_rehearsal_shows_a_healthy_step_then_the_abort():
     done = rehearse("--scenario", "rehearsal/scenarios/dev-gates.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -65,6 +67,7 @@ def test_the_gates_rehearsal_shows_a_healthy_step_then_the_abort():
     assert "gate aborted: error rate 20.0% > 5.0%" in done.stdout
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_rehearsal_reports_policy_violations_per_run(tmp_path):
     scenario = tmp_path / "plaintext.yaml"
     scenario.write_text(
@@ -80,6 +83,7 @@ def test_the_rehearsal_reports_policy_violations_per_run(tmp_path):
     assert staging.returncode != 0 and "policy mandatory no-plaintext-secrets-in-env" in staging.stdout
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_rollback_rehearsal_shows_a_promotion_an_alarm_and_the_one_run_rollback():
     done = rehearsed("--scenario", "rehearsal/scenarios/dev-rollback.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -117,6 +121,7 @@ def test_a_mandatory_resource_policy_blocks_the_up_nothing_applied_and_the_outpu
         "the next run starts from the state before the blocked one"
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_rehearsal_prints_a_blocked_run_and_plays_on_from_the_same_state(tmp_path):
     scenario = tmp_path / "prod-blue-green.yaml"
     scenario.write_text(
@@ -164,6 +169,7 @@ def test_a_stack_policy_violation_is_reported_after_the_changes_and_does_not_blo
 # --- preview, then update -----------------------------------------------------------------------
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_a_preview_then_its_update_shows_both_and_the_update_decides_afresh():
     done = rehearsed("--scenario", "rehearsal/scenarios/dev-preview.yaml")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -240,6 +246,7 @@ def test_every_checked_in_scenario_file_is_valid():
     ],
     ids=["staging plays a canary and an approved blue-green", "prod plays a canary in small steps, one up previewed first"],
 )
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_staging_and_prod_rehearsals_show_a_rollout(stack, web_weights, expected):
     done = rehearsed("--stack", stack)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -276,6 +283,7 @@ def readme_samples() -> list[tuple[list[str], list[str]]]:
     return samples
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_readme_samples_are_what_the_rehearsal_prints():
     samples = readme_samples()
     assert [args for args, _ in samples][:1] == [[]], "the first sample is `./run rehearse`"
@@ -391,6 +399,7 @@ def chart_points(svg: str) -> dict[tuple[int, str, str], float]:
     return points
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 @pytest.mark.parametrize("args", [(), ("--scenario", "rehearsal/scenarios/dev-preview.yaml")],
                          ids=["the dev rehearsal", "a rehearsal with previews and a gate abort"])
 def test_the_markdown_has_one_row_per_service_per_run_with_what_the_console_printed(args):
@@ -407,6 +416,7 @@ def test_the_markdown_has_one_row_per_service_per_run_with_what_the_console_prin
     assert [int(n) for n, _, _ in runs] == sorted(runs_of(done.stdout)), "the runs table lists every run once"
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 @pytest.mark.parametrize("args", [(), ("--scenario", "rehearsal/scenarios/dev-preview.yaml")],
                          ids=["the dev rehearsal", "a rehearsal with previews and a gate abort"])
 def test_the_chart_plots_exactly_the_rehearsals_weights_per_service_and_run(args):
@@ -424,6 +434,7 @@ def test_the_chart_plots_exactly_the_rehearsals_weights_per_service_and_run(args
     assert [t.text for t in legend.iter(f"{SVG}text")][:2] == ["blue (% of traffic)", "green (% of traffic)"]
 
 
+@pytest.mark.slow  # a rehearsal subprocess: seconds each
 def test_the_plan_options_leave_what_the_rehearsal_prints_unchanged():
     done, _, _ = planned()
     assert (done.returncode, done.stdout, done.stderr) == (rehearsed().returncode, rehearsed().stdout, rehearsed().stderr)
