@@ -9,13 +9,18 @@ No pulumi import here: the program calls this before registering anything.
 
 from __future__ import annotations
 
+import datetime
+import difflib
+import functools
 import json
+import math
 import re
+import types
 import zlib
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, Mapping, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 CONFIG_NAMESPACE = "cutover"
@@ -30,6 +35,12 @@ IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # ALB listener rule priorities are 1..50000; we keep 1..49999 for services.
 RULE_PRIORITY_SPAN = 49_999
 DEFAULT_TEST_LISTENER_PORT = 8443
+MAX_MINUTES = 43_200
+"""Longest bake or scale-down delay (30 days): a wait beyond it is a typo, and a bound keeps the clock arithmetic finite."""
+MAX_COUNT = 1_000_000_000
+"""Largest request count or rate: every number the program hands a provider fits a 32-bit integer."""
+MAX_SURGE_PODS = 1_000
+"""Largest `maxSurge` count: as many pods as the most replicas an autoscaler may run (Kubernetes takes an int32)."""
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
@@ -38,17 +49,54 @@ class CutoverConfigError(ValueError):
 
 
 class ConfigProblem(ValueError):
-    """Raised inside cross-field validators to blame one field of the model being checked."""
+    """Raised inside cross-field validators to blame one field of the model being checked:
+    `field` is a dotted path below the model (`prometheus.errorRateQuery`), or a tuple of keys
+    when a key may itself contain a dot (a service name as the user wrote it)."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(self, field: str | tuple[str, ...], message: str):
         super().__init__(message)
         self.field = field
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.field if isinstance(self.field, tuple) else tuple(self.field.split("."))
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads true as 1, so YAML's `replicas: on` would quietly mean one replica: refuse it."""
+        numbers = _numbers_in(cls, info.field_name)
+        if numbers == "one" and isinstance(value, bool):
+            raise ConfigProblem((), f"must be a number, got {_got(value)}")
+        if numbers == "list" and isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, bool):
+                    raise ConfigProblem((str(index),), f"must be a number, got {_got(item)}")
+        return value
+
+
+@functools.cache
+def _numbers_in(model: type[BaseModel], field: str) -> str | None:
+    """"one" when a field holds a number, "list" when it holds a list of numbers, else None."""
+    annotation = _without_none(model.model_fields[field].annotation)
+    if get_origin(annotation) is list:
+        return "list" if get_args(annotation)[0] in (int, float) else None
+    return "one" if annotation in (int, float) else None
+
+
+def _without_none(annotation: Any) -> Any:
+    """`X | None` -> X; anything else unchanged."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        rest = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if len(rest) == 1:
+            return rest[0]
+    return annotation
 
 
 class Platform(str, Enum):
@@ -164,11 +212,11 @@ class PrometheusConfig(_Model):
 
 
 class AnalysisConfig(_Model):
-    max_error_rate: float | None = Field(default=None, ge=0, le=1)
-    max_latency_ms: float | None = Field(default=None, gt=0)
-    min_requests: int = Field(default=100, ge=0)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    max_latency_ms: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    min_requests: int = Field(default=100, ge=0, le=MAX_COUNT)
     alarms: list[str] = Field(default_factory=list)
-    max_inconclusive_runs: int = Field(default=3, ge=1)
+    max_inconclusive_runs: int = Field(default=3, ge=1, le=1000)
     prometheus: PrometheusConfig | None = None
 
     @model_validator(mode="after")
@@ -185,8 +233,8 @@ class AnalysisConfig(_Model):
 class StrategyConfig(_Model):
     kind: StrategyKind
     steps: list[int] | None = None
-    bake_minutes: int = Field(default=5, ge=0)
-    scale_down_delay_minutes: int = Field(default=30, ge=0)
+    bake_minutes: int = Field(default=5, ge=0, le=MAX_MINUTES)
+    scale_down_delay_minutes: int = Field(default=30, ge=0, le=MAX_MINUTES)
     max_surge: str = Field(default="25%", pattern=r"^(\d+|\d{1,3}%)$")
     analysis: AnalysisConfig | None = None
     mirror_percent: int = Field(default=100, ge=1, le=100, description="shadow: share of live requests copied to the candidate")
@@ -195,6 +243,13 @@ class StrategyConfig(_Model):
         description="shadow: request methods that are copied; state-changing ones only when listed",
     )
     then: StrategyKind | None = Field(default=None, description="shadow: the strategy that follows the shadow phase")
+
+    @field_validator("max_surge")
+    @classmethod
+    def _surge_is_a_sensible_count(cls, surge: str) -> str:
+        if not surge.endswith("%") and (len(surge) > len(str(MAX_SURGE_PODS)) or int(surge) > MAX_SURGE_PODS):
+            raise ValueError(f"a count of at most {MAX_SURGE_PODS} pods, or a percentage such as 25%")
+        return surge
 
     @field_validator("steps")
     @classmethod
@@ -245,7 +300,7 @@ class AutoscalingConfig(_Model):
     max_replicas: int = Field(ge=1, le=1000, description="most tasks/pods of one color")
     target_cpu_percent: int = Field(ge=10, le=95, description="average CPU utilisation the autoscaler keeps")
     target_requests_per_target: int | None = Field(
-        default=None, ge=1, description="AWS ALB only: requests per task per minute (ALBRequestCountPerTarget)"
+        default=None, ge=1, le=MAX_COUNT, description="AWS ALB only: requests per task per minute (ALBRequestCountPerTarget)"
     )
 
     @model_validator(mode="after")
@@ -328,8 +383,8 @@ class ServiceConfig(_Model):
     host: str | None = Field(default=None, description="host header routed to this service")
     path_prefix: str | None = Field(default=None, pattern=r"^/[^*?]*$")
     priority: int | None = Field(default=None, ge=1, le=RULE_PRIORITY_SPAN)
-    cpu: int = Field(default=256, ge=256)
-    memory: int = Field(default=512, ge=512)
+    cpu: int = Field(default=256, ge=256, le=65_536, description="CPU units, 1024 a vCPU (Fargate takes 256..16384)")
+    memory: int = Field(default=512, ge=512, le=1_048_576, description="MiB (Fargate takes up to 122880)")
     environment: dict[str, str] = Field(default_factory=dict)
     secrets: dict[str, str] = Field(
         default_factory=dict, description="env var -> Secrets Manager / SSM parameter ARN (AWS) or secret:key (k8s)"
@@ -424,8 +479,8 @@ class ServiceConfig(_Model):
         for env_name, ref in sorted(self.secrets.items()):
             try:
                 secret_ref(ref)
-            except InvalidKubernetesSetting as err:
-                raise ConfigProblem(f"secrets.{env_name}", str(err)) from None
+            except InvalidKubernetesSetting as err:  # its message quotes the value: a long one is cut short
+                raise ConfigProblem(("secrets", env_name), str(err).replace(repr(ref), _shortened(repr(ref)))) from None
 
 
 class PromotionConfig(_Model):
@@ -466,7 +521,8 @@ class CutoverConfig(_Model):
     def _names_are_dns_labels(cls, services: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
         for name in services:
             if not SERVICE_NAME.match(name):
-                raise ConfigProblem(name, "service names are [a-z][a-z0-9-]*, at most 24 characters")
+                raise ConfigProblem((name,), "service names are lowercase letters, digits and '-', starting with a letter, "
+                                    "at most 24 characters")
         return services
 
     @model_validator(mode="after")
@@ -517,16 +573,20 @@ class CutoverConfig(_Model):
         return explicit if explicit is not None else 1 + zlib.crc32(name.encode()) % RULE_PRIORITY_SPAN
 
 
+MAX_PROBLEMS = 20
+"""Problems listed in one error; a list of 10,000 bad steps is not 10,000 lines."""
+
+
 def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
     """Validate raw config values keyed by their short name (`services`, `network`, ...).
 
     Values may be JSON strings (as the engine passes objects) or already-parsed objects.
     """
-    unknown = sorted(set(raw) - set(CONFIG_KEYS))
+    unknown = sorted(set(raw) - set(CONFIG_KEYS), key=str)
     if unknown:
-        raise CutoverConfigError(
-            "\n".join(f"{CONFIG_NAMESPACE}:{key}: unknown key (known: {', '.join(CONFIG_KEYS)})" for key in unknown)
-        )
+        raise CutoverConfigError("\n".join(
+            f"{CONFIG_NAMESPACE}:{_key_path([key])}: {_unknown_key(str(key), CONFIG_KEYS)}" for key in unknown
+        ))
     parsed: dict[str, Any] = {}
     for key in CONFIG_KEYS:
         value = raw.get(key)
@@ -537,13 +597,33 @@ def load_config(raw: Mapping[str, Any]) -> CutoverConfig:
                 value = json.loads(value)
             except json.JSONDecodeError as err:
                 raise CutoverConfigError(f"{CONFIG_NAMESPACE}:{key}: not a valid object ({err.msg})") from None
+            except (ValueError, RecursionError):  # a number of thousands of digits; lists nested thousands deep
+                raise CutoverConfigError(f"{CONFIG_NAMESPACE}:{key}: not a valid object (a number too long or "
+                                         "nesting too deep to read)") from None
         parsed[key] = value
     if "services" not in parsed:
         raise CutoverConfigError(f"{CONFIG_NAMESPACE}:services: required; list at least one service")
     try:
         return CutoverConfig.model_validate(parsed)
+    except RecursionError:
+        raise CutoverConfigError(f"{CONFIG_NAMESPACE}: values nested too deep to read") from None
     except ValidationError as err:
-        raise CutoverConfigError("\n".join(_describe(e) for e in err.errors())) from None
+        raise CutoverConfigError(_said(err.errors())) from None
+
+
+def _said(errors: list[Any]) -> str:
+    """The first MAX_PROBLEMS distinct problems, one line each, and how many more there are."""
+    lines: list[str] = []
+    seen = 0
+    for seen, error in enumerate(errors, start=1):
+        line = _describe(error)
+        if line not in lines:
+            lines.append(line)
+        if len(lines) == MAX_PROBLEMS:
+            break
+    if len(errors) > seen:
+        lines.append(f"{CONFIG_NAMESPACE}: {len(errors) - seen} more problems not shown; fix these first")
+    return "\n".join(lines)
 
 
 PATTERN_WORDS = {
@@ -565,22 +645,155 @@ PATTERN_WORDS = {
 }
 """Regular expressions of the config, said in words (what a user reads instead of the pattern)."""
 
+ERROR_WORDS = {
+    "missing": "is required",
+    "extra_forbidden": "unknown key",
+    "string_type": "must be text",
+    "string_unicode": "must be text (UTF-8)",
+    "string_too_short": "must not be empty",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "int_parsing_size": "must be a whole number of sensible size",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be above {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be below {lt}",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "too_short": "must have at least {min_length} {entries}",
+    "too_long": "must have at most {max_length} {entries}",
+    "dict_type": "must be a mapping of names to values (name: value lines)",
+    "model_type": "must be a block of settings (key: value lines)",
+    "model_attributes_type": "must be a block of settings (key: value lines)",
+    "enum": "must be one of {choices}",
+    "literal_error": "must be one of {choices}",
+}
+"""Every kind of problem pydantic reports about this config, said in words (`{ge}`... from the error's context).
+A `string_pattern_mismatch` is said by PATTERN_WORDS, a `value_error` by the validator's own message."""
+NOT_SHOWN = ("missing", "extra_forbidden", "string_too_short", "too_short", "too_long", "value_error")
+"""Problems where the value itself says nothing more (a length is said, a validator names what it saw)."""
+LONGEST_MESSAGE = 600
+"""Characters of one problem's words; a validator that quotes a 100,000-character value is cut short."""
+PLAIN_KEY = re.compile(r"[\w-]{1,64}")
+"""A key printed as it is; any other (spaces, dots, control characters, very long) is printed quoted."""
+
 
 def _describe(error: Mapping[str, Any]) -> str:
-    loc = [str(part) for part in error["loc"]]
-    cause = error.get("ctx", {}).get("error")
-    if isinstance(cause, ConfigProblem):
-        loc.append(cause.field)
+    """One pydantic error as `cutover:<key path>: <the problem in words>`."""
+    kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
+    loc = list(error["loc"])
+    # A mapping's key of the wrong type (YAML `1: ...`): pydantic puts "[key]" after the key, which is the input.
+    # (A key the user wrote as "[key]" comes last too, but with its value as the input.)
+    as_name = len(loc) >= 2 and loc[-1] == "[key]" and type(loc[-2]) is type(value) and loc[-2] == value
+    if as_name:
+        loc.pop()
+    cause = ctx.get("error")
+    if kind == "value_error" and isinstance(cause, ValueError):
+        if isinstance(cause, ConfigProblem):
+            loc.extend(cause.keys)
         message = str(cause)
-    elif error["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif error["type"] == "string_pattern_mismatch" and error.get("ctx", {}).get("pattern") in PATTERN_WORDS:
-        message = PATTERN_WORDS[error["ctx"]["pattern"]]
-    elif error["type"] == "string_type" and isinstance(error.get("input"), (int, float)) and not isinstance(error.get("input"), bool):
-        # YAML reads `version: 1.10` as the number 1.1: the user meant the text.
-        message = f"must be text, got the number {error['input']!r}: quote it in the stack file ({loc[-1]}: \"...\")"
+    elif kind == "extra_forbidden":
+        message = _unknown_key(str(loc[-1]), _known_keys(loc[:-1]))
+    elif kind == "string_pattern_mismatch":
+        message = PATTERN_WORDS.get(ctx.get("pattern"), "is not in the expected form")
+    elif kind in ERROR_WORDS:
+        choices = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        bounds = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in ctx.items() if k in ("ge", "gt", "le", "lt")}
+        message = ERROR_WORDS[kind].format(
+            **{**ctx, **bounds}, choices=", ".join(choices), entries="entry" if ctx.get("min_length", ctx.get("max_length")) == 1 else "entries"
+        )
+        if kind in ("too_short", "too_long") and "actual_length" in ctx:
+            message += f" (got {ctx['actual_length']})"
     else:
-        message = error["msg"].removeprefix("Value error, ")
-    if error["type"] in ("string_pattern_mismatch", "enum", "literal_error") and "input" in error:
-        message = f"{message} (got {error['input']!r})"
-    return f"{CONFIG_NAMESPACE}:{'.'.join(loc)}: {message}"
+        message = "is not valid here"  # a kind ERROR_WORDS does not know yet (pinned by tests/unit/test_config.py)
+    if kind not in NOT_SHOWN:
+        message += f", got {_got(value)}"
+    if kind == "string_type" and _yaml_scalar(value):
+        # YAML reads `version: 1.10` as the number 1.1, `on` as true, `2026-01-01` as a date: the user meant text.
+        message += f": quote it in the stack file ({_key_path(loc[-1:]) or 'key'}: \"...\")"
+    if kind in ("enum", "literal_error") and isinstance(value, str):
+        near = difflib.get_close_matches(value.lower(), choices, n=1)
+        if near:
+            message += f"; did you mean {near[0]}?"
+    if as_name:
+        message = f"the name {message}"
+    return f"{CONFIG_NAMESPACE}:{_key_path(loc)}: {_shortened(message, LONGEST_MESSAGE)}"
+
+
+def _yaml_scalar(value: Any) -> bool:
+    """What YAML makes of an unquoted scalar that looks like something other than text."""
+    return isinstance(value, (int, float, bool, datetime.date, datetime.time))
+
+
+def _got(value: Any) -> str:
+    """What the user wrote, in a few words (long text cut short, control characters escaped)."""
+    if value is None:
+        return "nothing (an empty value, null or ~)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (YAML reads yes, no, on and off as true and false)"
+    if isinstance(value, int):
+        try:
+            digits = str(value)
+        except ValueError:  # more digits than Python prints (sys.get_int_max_str_digits)
+            return "a number of thousands of digits"
+        return f"the number {digits}" if len(digits) <= 30 else f"a number of {len(digits.lstrip('-'))} digits"
+    if isinstance(value, float):
+        return f"the number {value!r}" if math.isfinite(value) else f"{value!r}"
+    if isinstance(value, (datetime.date, datetime.time)):
+        return f"the {'time' if isinstance(value, datetime.time) else 'date'} {value.isoformat()}"
+    if isinstance(value, str):
+        return _shortened(repr(value))
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)} {'item' if len(value) == 1 else 'items'}" if value else "an empty list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (bytes, bytearray)):
+        return "binary data"
+    return f"a value of type {type(value).__name__}"
+
+
+def _shortened(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
+def _key_path(loc: list[Any] | tuple[Any, ...]) -> str:
+    """`services.web.strategy.steps`; a key with spaces, dots or control characters is quoted: `services."my web"`."""
+    return ".".join(
+        str(part) if PLAIN_KEY.fullmatch(str(part)) else json.dumps(_shortened(str(part)), ensure_ascii=False) for part in loc
+    )
+
+
+def _unknown_key(key: str, known: tuple[str, ...] | list[str] | None) -> str:
+    if not known:
+        return "unknown key"
+    near = difflib.get_close_matches(key, known, n=1) or [k for k in known if k.lower() == key.lower().replace("_", "")]
+    hint = f"; did you mean {near[0]}?" if near else ""
+    return f"unknown key (known: {', '.join(known)}){hint}"
+
+
+def _known_keys(loc: list[Any]) -> list[str] | None:
+    """The keys the model at a config location takes (None: that location is no block of settings)."""
+    annotation: Any = CutoverConfig
+    parts = list(loc)
+    while True:
+        annotation = _without_none(annotation)
+        if get_origin(annotation) in (list, dict):
+            if not parts:
+                return None
+            parts.pop(0)
+            annotation = get_args(annotation)[-1]
+            continue
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        fields = {(field.alias or name): field for name, field in annotation.model_fields.items()}
+        if not parts:
+            return list(fields)
+        field = fields.get(parts.pop(0))
+        if field is None:
+            return None
+        annotation = field.annotation

@@ -31,7 +31,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         ("cutover:services.web.replicas", 0),
-        "cutover:services.web.replicas: Input should be greater than or equal to 1",
+        "cutover:services.web.replicas: must be at least 1, got the number 0",
         id="zero replicas is rejected",
     ),
     pytest.param(
@@ -41,7 +41,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         ("cutover:services.web.strategy.kind", "yolo"),
-        "cutover:services.web.strategy.kind: Input should be 'canary', 'blue-green', 'red-black', 'rolling' or 'shadow'",
+        "cutover:services.web.strategy.kind: must be one of canary, blue-green, red-black, rolling, shadow, got 'yolo'",
         id="an unknown strategy is rejected",
     ),
     pytest.param(
