@@ -1,7 +1,10 @@
 """Real local servers for tests and the rehearsal: moto_server, Prometheus, and misbehaving endpoints.
 
-Every server listens on 127.0.0.1 on a free port, is waited for until it
-answers, and is stopped by its own PID (never by name). Nothing reaches the internet.
+Every server listens on 127.0.0.1, is waited for until it answers, and is stopped by its own PID (never by
+name). Nothing reaches the internet. Ports are never picked and then released for a server to take later
+(another process could take the port in between): servers that can bind port 0 do so themselves and the
+port is read from their log (moto_server, Prometheus, the in-thread servers); nginx, which cannot, is
+retried on a fresh port when its bind fails (`start_nginx`).
 
     with moto_server() as url:            # or: url, stop = start_moto_server()
         os.environ["AWS_ENDPOINT_URL"] = url
@@ -10,7 +13,9 @@ answers, and is stopped by its own PID (never by name). Nothing reaches the inte
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,6 +24,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,11 +37,25 @@ class ServerDidNotStart(RuntimeError):
     """A server process exited or did not answer in time; the message carries its output."""
 
 
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
+def _unused_port() -> int:
+    """A port nothing was bound to a moment ago. Racy by nature: only for nginx, which retries (`start_nginx`)."""
     with socket.socket() as s:
         s.bind((LOCALHOST, 0))
         return s.getsockname()[1]
+
+
+def _port_from_log(process: subprocess.Popen, pattern: str, timeout: float = 20.0) -> int:
+    """The port a server bound (it was started on port 0), read from its own log line matching `pattern`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = re.search(pattern, _output(process, limit=None))
+        if found:
+            return int(found.group(1))
+        if process.poll() is not None:
+            raise ServerDidNotStart(f"{process.args[0]} exited with {process.returncode}: {_output(process)}")
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(f"{process.args[0]} did not log its port within {timeout:g} s: {_output(process)}")
+        time.sleep(0.05)
 
 
 def wait_until_answers(url: str, timeout: float = 20.0, process: subprocess.Popen | None = None) -> None:
@@ -82,20 +102,26 @@ def _spawn(args: list[str]) -> subprocess.Popen:
     return process
 
 
-def _output(process: subprocess.Popen) -> str:
+def _output(process: subprocess.Popen, limit: int | None = 2000) -> str:
+    """The process's output so far (its last `limit` characters). Read with pread: the server writes through a
+    duplicate of the same descriptor, so moving the shared file offset could make it overwrite its own log."""
     log = _LOGS.get(process.pid)
     if log is None:
         return ""
-    log.seek(0)
-    return log.read().decode(errors="replace")[-2000:]
+    size = os.fstat(log.fileno()).st_size
+    text = os.pread(log.fileno(), size, 0).decode(errors="replace")
+    return text if limit is None else text[-limit:]
+
+
+MOTO_PORT_LINE = r"Running on http://127\.0\.0\.1:(\d+)"
+"""What moto_server (werkzeug) logs once bound: ` * Running on http://127.0.0.1:41234`."""
 
 
 def start_moto_server() -> tuple[str, Callable[[], None]]:
-    """Start `moto_server` (from this interpreter's environment); returns (endpoint url, stop)."""
-    port = free_port()
-    process = _spawn([sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", str(port)])
-    url = f"http://{LOCALHOST}:{port}"
+    """Start `moto_server` (from this interpreter's environment) on a port it picks; returns (endpoint url, stop)."""
+    process = _spawn([sys.executable, "-m", "moto.server", "-H", LOCALHOST, "-p", "0"])
     try:
+        url = f"http://{LOCALHOST}:{_port_from_log(process, MOTO_PORT_LINE)}"
         wait_until_answers(f"{url}/moto-api/", process=process)
     except ServerDidNotStart:
         stop_process(process)
@@ -130,6 +156,10 @@ def prometheus_binary() -> str:
     return path
 
 
+PROMETHEUS_PORT_LINE = r'msg="Listening on" address=127\.0\.0\.1:(\d+)'
+"""What Prometheus logs once bound: `msg="Listening on" address=127.0.0.1:39311`."""
+
+
 def start_prometheus(scrape_targets: list[str], workdir: Path, scrape_interval: str = "1s") -> tuple[str, Callable[[], None]]:
     """Start a real Prometheus scraping `scrape_targets` ("127.0.0.1:PORT") as job "exporter".
 
@@ -147,18 +177,17 @@ def start_prometheus(scrape_targets: list[str], workdir: Path, scrape_interval: 
         "  - job_name: exporter\n"
         f"    static_configs:\n      - targets: [{targets}]\n"
     )
-    port = free_port()
     process = _spawn(
         [
             binary,
             f"--config.file={config}",
             f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address={LOCALHOST}:{port}",
+            f"--web.listen-address={LOCALHOST}:0",
         ]
     )
-    url = f"http://{LOCALHOST}:{port}"
     deadline = time.monotonic() + 30
     try:
+        url = f"http://{LOCALHOST}:{_port_from_log(process, PROMETHEUS_PORT_LINE, timeout=30)}"
         while True:
             wait_until_answers(f"{url}/-/ready", timeout=max(0.1, deadline - time.monotonic()), process=process)
             try:
@@ -209,9 +238,38 @@ def metrics_exporter(text: Callable[[], str]) -> contextlib.AbstractContextManag
     return http_server(Exporter)
 
 
+@contextlib.contextmanager
+def prometheus_scraping(text: Callable[[], str], workdir: Path, ready_query: str, timeout: float = 20.0) -> Iterator[str]:
+    """A real Prometheus scraping a local exporter of `text()` every second; yields its url once `ready_query`
+    returns data (the first scrape happened). Both are stopped at the end (Prometheus by its PID)."""
+    with metrics_exporter(text) as exporter:
+        url, stop = start_prometheus([exporter.removeprefix("http://")], workdir)
+        try:
+            query = urllib.parse.urlencode({"query": ready_query})
+            deadline = time.monotonic() + timeout
+            while True:
+                with urllib.request.urlopen(f"{url}/api/v1/query?{query}", timeout=2) as answer:
+                    if json.load(answer)["data"]["result"]:
+                        break
+                if time.monotonic() > deadline:
+                    raise ServerDidNotStart(f"prometheus at {url} did not scrape {exporter} within {timeout:g} s")
+                time.sleep(0.2)
+            yield url
+        finally:
+            stop()
+
+
+_REFUSING: socket.socket | None = None
+
+
 def closed_port_url() -> str:
-    """An endpoint that refuses connections (nothing listens there)."""
-    return f"http://{LOCALHOST}:{free_port()}"
+    """An endpoint that refuses connections: a port this process keeps bound and never listens on, for as long
+    as the tests run, so no other server can take it (a port picked and released could be taken meanwhile)."""
+    global _REFUSING
+    if _REFUSING is None:
+        _REFUSING = socket.socket()
+        _REFUSING.bind((LOCALHOST, 0))  # bound, not listening: the kernel answers every connection with a reset
+    return f"http://{LOCALHOST}:{_REFUSING.getsockname()[1]}"
 
 
 def _cbor_text(value: str) -> bytes:
@@ -283,32 +341,68 @@ def nginx_binary() -> str:
     return path
 
 
-def start_nginx(http_context: str, workdir: Path, health_url: str) -> Callable[[], None]:
+NGINX_START_ATTEMPTS = 5
+
+
+def start_nginx(http_context_for: Callable[[str], str], workdir: Path, health_path: str) -> tuple[str, Callable[[], None]]:
     """Start a real nginx (foreground, prefix, pid and temp files in `workdir`, so no root paths) with
-    `http_context` inside `http {}`; it listens where `http_context` says (127.0.0.1, a free port). Returns
-    `stop` once `health_url` answers; nginx is stopped by its own PID."""
+    `http_context_for(listen)` inside `http {}`, where `listen` is "127.0.0.1:PORT" for it to listen on.
+    Returns (url, stop) once `url + health_path` answers; nginx is stopped by its own PID.
+
+    nginx cannot listen on port 0 and report the port, so PORT is one that was free a moment ago: when
+    another process took it meanwhile, nginx fails to bind ("Address already in use") and is started again on
+    a fresh port, at most NGINX_START_ATTEMPTS times. Bound or not is known before anything is asked: nginx
+    writes its pid file only after it opened every listening socket.
+    """
     binary = nginx_binary()
     workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "nginx.conf"
-    config.write_text(
-        f"pid {workdir / 'nginx.pid'};\n"
-        f"error_log {workdir / 'error.log'} warn;\n"
-        "worker_processes 1;\n"
-        "events { worker_connections 1024; }\n"
-        "http {\n"
-        f"    access_log off;\n"
-        f"    client_body_temp_path {workdir / 'body'};\n"
-        f"    proxy_temp_path {workdir / 'proxy'};\n"
-        f"    fastcgi_temp_path {workdir / 'fastcgi'};\n"
-        f"    uwsgi_temp_path {workdir / 'uwsgi'};\n"
-        f"    scgi_temp_path {workdir / 'scgi'};\n"
-        f"{http_context}"
-        "}\n"
-    )
-    process = _spawn([binary, "-p", str(workdir), "-c", str(config), "-g", "daemon off;"])
-    try:
-        wait_until_answers(health_url, process=process)
-    except ServerDidNotStart:
-        stop_process(process)
-        raise
-    return lambda: stop_process(process)
+    config, pid_file = workdir / "nginx.conf", workdir / "nginx.pid"
+    for attempt in range(1, NGINX_START_ATTEMPTS + 1):
+        listen = f"{LOCALHOST}:{_unused_port()}"
+        config.write_text(
+            f"pid {pid_file};\n"
+            f"error_log {workdir / 'error.log'} warn;\n"
+            "worker_processes 1;\n"
+            "events { worker_connections 1024; }\n"
+            "http {\n"
+            f"    access_log off;\n"
+            f"    client_body_temp_path {workdir / 'body'};\n"
+            f"    proxy_temp_path {workdir / 'proxy'};\n"
+            f"    fastcgi_temp_path {workdir / 'fastcgi'};\n"
+            f"    uwsgi_temp_path {workdir / 'uwsgi'};\n"
+            f"    scgi_temp_path {workdir / 'scgi'};\n"
+            f"{http_context_for(listen)}"
+            "}\n"
+        )
+        pid_file.unlink(missing_ok=True)
+        process = _spawn([binary, "-p", str(workdir), "-c", str(config), "-g", "daemon off;"])
+        try:
+            _wait_for_pid_file(process, pid_file)
+        except ServerDidNotStart:
+            taken = "Address already in use" in _output(process, limit=None)
+            stop_process(process)
+            if taken and attempt < NGINX_START_ATTEMPTS:
+                continue  # another process took the port between the pick and nginx's bind
+            raise
+        url = f"http://{listen}"
+        try:
+            wait_until_answers(f"{url}{health_path}", process=process)
+        except ServerDidNotStart:
+            stop_process(process)
+            raise
+        return url, lambda: stop_process(process)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _wait_for_pid_file(process: subprocess.Popen, pid_file: Path, timeout: float = 20.0) -> None:
+    """Until nginx wrote its own PID (it bound every listen socket), or fail with its output if it exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(OSError, ValueError):
+            if int(pid_file.read_text().strip()) == process.pid:
+                return
+        if process.poll() is not None:
+            raise ServerDidNotStart(f"{process.args[0]} exited with {process.returncode}: {_output(process)}")
+        if time.monotonic() > deadline:
+            raise ServerDidNotStart(f"{process.args[0]} did not write {pid_file} within {timeout:g} s: {_output(process)}")
+        time.sleep(0.05)

@@ -116,7 +116,7 @@ class CloudWatchEvidenceReader:
         elif request.route53 is not None:
             reads["weights"] = self._route53_drift
         pool = ThreadPoolExecutor(max_workers=len(reads), thread_name_prefix=f"gate-{request.service}")
-        futures = {pool.submit(_guarded, fn, request): name for name, fn in reads.items()}
+        futures = {pool.submit(_guarded, fn, request, name): name for name, fn in reads.items()}
         done, not_done = wait(futures, timeout=self.timeout_seconds)
         # Never wait for a stuck call: its thread ends by botocore's own timeouts.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -272,9 +272,7 @@ class CloudWatchEvidenceReader:
             if identifier not in by_identifier:
                 return {"drift": f"weighted record {name} {identifier!r} is missing (deleted outside Pulumi?)"}
             live[color_key(color)] = by_identifier[identifier]
-        if sum(live.values()) == 0:
-            live = {color: 1 for color in live}  # Route53: all weights zero means an equal split
-        result: dict[str, Any] = {"drift": weight_drift(live, request.expected_weights)}
+        result: dict[str, Any] = {"drift": weight_drift(live, request.expected_weights, all_zero_is_equal_split=True)}
         if target.change_id:
             status = self._clients["route53"].get_change(Id=target.change_id)["ChangeInfo"]["Status"]
             if status != "INSYNC":
@@ -345,9 +343,9 @@ def _ceil_minute(moment: datetime) -> datetime:
     return floor if floor == moment else floor + METRIC_PERIOD
 
 
-def _guarded(read: Callable[[EvidenceRequest], dict[str, Any]], request: EvidenceRequest) -> dict[str, Any]:
-    """Run one read; any AWS or endpoint failure becomes a problem sentence."""
-    what = read.__name__.strip("_").replace("_", " ")
+def _guarded(read: Callable[[EvidenceRequest], dict[str, Any]], request: EvidenceRequest, what: str) -> dict[str, Any]:
+    """Run one read; any AWS or endpoint failure becomes a problem sentence starting with `what` (the read's
+    name, as in its other problems: "weights", not the function's name)."""
     try:
         return read(request)
     except ClientError as err:
@@ -371,24 +369,34 @@ def arn_suffix(arn: str) -> str:
     return resource.removeprefix("loadbalancer/")
 
 
-def weight_drift(live: Mapping[str, int], expected: Mapping[object, int]) -> str | None:
+def weight_drift(live: Mapping[str, int], expected: Mapping[object, int], *, all_zero_is_equal_split: bool = False) -> str | None:
     """A sentence when live weights route traffic differently from the recorded ones, else None.
 
     Compared as shares, so 9/1 on the router equals a recorded 90/10 (ALB weights
-    go to 999, Route53 to 255).
+    go to 999, Route53 to 255). With `all_zero_is_equal_split` (Route53: when every record of a weighted
+    group has weight 0, it answers with each of them with equal probability), live weights that are all
+    zero count as an equal split, and the sentence shows them as they are.
 
     >>> weight_drift({"blue": 70, "green": 30}, {"blue": 90, "green": 10})
     'live weights 70/30 differ from recorded 90/10 (changed outside Pulumi?)'
     >>> weight_drift({"blue": 9, "green": 1}, {"blue": 90, "green": 10}) is None
     True
+    >>> weight_drift({"blue": 70, "green": 30}, {}) is None  # nothing recorded yet (a first run)
+    True
+    >>> weight_drift({"blue": 0, "green": 0}, {"blue": 90, "green": 10}, all_zero_is_equal_split=True)
+    'live weights 0/0 (all zero: an equal split) differ from recorded 90/10 (changed outside Pulumi?)'
+    >>> weight_drift({"blue": 0, "green": 0}, {"blue": 50, "green": 50}, all_zero_is_equal_split=True) is None
+    True
     """
     recorded = {color_key(c): w for c, w in expected.items()}
     if not recorded:
         return None  # nothing recorded yet (first run): nothing to drift from
+    equal_split = all_zero_is_equal_split and bool(live) and not any(live.values())
+    shares = {color: 1 for color in live} if equal_split else live
     colors = sorted(set(live) | set(recorded))  # "blue" before "green", as Weights.label()
-    live_total, recorded_total = sum(live.values()), sum(recorded.values())
+    live_total, recorded_total = sum(shares.values()), sum(recorded.values())
     same = live_total > 0 and recorded_total > 0 and all(
-        live.get(c, 0) * recorded_total == recorded.get(c, 0) * live_total for c in colors
+        shares.get(c, 0) * recorded_total == recorded.get(c, 0) * live_total for c in colors
     )
     if same:
         return None
@@ -396,5 +404,6 @@ def weight_drift(live: Mapping[str, int], expected: Mapping[object, int]) -> str
     def label(weights: Mapping[str, int]) -> str:
         return "/".join(str(weights.get(c, 0)) for c in colors)
 
-    return f"live weights {label(live)} differ from recorded {label(recorded)} (changed outside Pulumi?)"
+    note = " (all zero: an equal split)" if equal_split else ""
+    return f"live weights {label(live)}{note} differ from recorded {label(recorded)} (changed outside Pulumi?)"
 

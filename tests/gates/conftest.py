@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 import boto3
 import pytest
@@ -14,6 +15,32 @@ from components.gates.reader import EvidenceRequest, Route53Target
 from tests.servers import reset_moto, start_moto_server
 
 REGION = "us-east-1"
+T = TypeVar("T")
+
+
+def returns_within(seconds: float, call: Callable[[], T]) -> T:
+    """`call()`'s result, failing the test if it has not returned after `seconds` (instead of hanging with it).
+
+    For tests of a timeout being honoured: `seconds` is far above the timeout under test, so a loaded machine
+    does not fail them, and far below what ignoring the timeout costs (the servers they use never answer, or
+    trickle for a minute), so a timeout that is not honoured does. The call is left running in a daemon thread.
+    """
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            outcome["error"] = err
+
+    worker = threading.Thread(target=run, daemon=True, name="returns-within")
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        pytest.fail(f"did not return within {seconds:g} s: a timeout is not honoured", pytrace=False)
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from components.gates.model import GateVerdict
 from components.gates.smoke import SmokeCheck, UrllibSmokeRunner, check_url, parse_resolve
 from components.gates.smoke_verdict import smoke_checks, smoke_verdict
 from components.config import SmokeCheckConfig
+from tests.gates.conftest import returns_within
 from tests.servers import closed_port_url, hanging_server, http_server
 
 SEEN: list[dict] = []
@@ -90,30 +91,29 @@ def test_a_refused_connection_holds_as_inconclusive():
     assert result.reason == f"smoke checks could not reach the candidate: GET /healthz: connection refused ({url})"
 
 
+# Time bounds: the outcome names the bound that fired (a loaded machine stretches any tight wall-clock bound);
+# `returns_within` only keeps a test from hanging when a bound is ignored (the servers never answer).
+BOUND_S = 15.0
+
+
 def test_a_server_that_never_answers_holds_within_the_request_bound():
     with hanging_server() as url:
-        started = time.monotonic()
-        result, outcomes = verdict_of(url, SmokeCheck("/healthz"), runner=UrllibSmokeRunner(request_timeout=0.5))
-        took = time.monotonic() - started
+        runner = UrllibSmokeRunner(request_timeout=0.5)
+        result, outcomes = returns_within(BOUND_S, lambda: verdict_of(url, SmokeCheck("/healthz"), runner=runner))
     assert result.verdict is GateVerdict.HOLD and result.inconclusive
     assert "timed out" in result.reason or "no complete answer within 0.5 s" in result.reason
-    assert took < 1.5, took
 
 
 def test_a_body_trickling_past_the_bound_is_cut_off(candidate):
-    started = time.monotonic()
+    """Each byte of /slow comes within the socket timeout; only the bound on the whole answer stops it (1 s of 3)."""
     result, outcomes = verdict_of(candidate, SmokeCheck("/slow"), runner=UrllibSmokeRunner(request_timeout=1.0))
-    assert time.monotonic() - started < 2.0
     assert result.verdict is GateVerdict.HOLD and outcomes[0].problem == "no complete answer within 1 s"
 
 
 def test_checks_past_the_total_budget_are_not_run_and_hold():
     with hanging_server() as url:
-        started = time.monotonic()
         runner = UrllibSmokeRunner(request_timeout=0.4, total_budget=1.0)
-        result, outcomes = verdict_of(url, *[SmokeCheck(f"/c{i}") for i in range(5)], runner=runner)
-        took = time.monotonic() - started
-    assert took < 2.0, took
+        result, outcomes = returns_within(BOUND_S, lambda: verdict_of(url, *[SmokeCheck(f"/c{i}") for i in range(5)], runner=runner))
     assert outcomes[-1].problem == "not run: the 1 s budget for all checks was spent"
     assert result.verdict is GateVerdict.HOLD
 

@@ -77,7 +77,9 @@ def test_a_server_that_never_answers_costs_one_timeout_and_a_warning():
         started = time.monotonic()
         deliveries = Notifier([target(hanging, "teams"), target(url)], timeout=0.5, warn=warnings.append).send([STARTED, PROMOTED])
         elapsed = time.monotonic() - started
-    assert elapsed < 2.0, f"bounded by the timeout, not by the server ({elapsed:.1f} s)"
+    # The details below say the 0.5 s timeout fired; this bound only has to fail when it is ignored (the
+    # receiver holds its answer for 30 s), not measure it: a loaded machine stretches any tight bound.
+    assert elapsed < 10.0, f"bounded by the timeout, not by the server ({elapsed:.1f} s)"
     hung = [d for d in deliveries if d.target.startswith("teams")]
     assert [d.detail for d in hung] == ["no answer within 0.5 s", "skipped after an earlier failure (no answer within 0.5 s)"]
     assert len(received) == 2

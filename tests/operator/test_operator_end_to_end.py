@@ -275,7 +275,9 @@ def test_a_command_notifies_slack_and_teams_and_a_webhook_that_never_answers_onl
         result = op("abort", "web")
         elapsed = time.monotonic() - started
     assert result.code == 0
-    assert elapsed < 8, f"one 3 s timeout, not a hang ({elapsed:.1f} s)"
+    # "no answer within 3 s" below says the timeout fired; this bound only has to fail when it is ignored (the
+    # webhook holds its answer for 30 s), not measure the command: a loaded machine stretches any tight bound.
+    assert elapsed < 20, f"one 3 s timeout, not a hang ({elapsed:.1f} s)"
     assert to_slack[0]["body"]["text"].startswith(":x: dev/web: aborted 2 (blue 100 / green 0)")
     assert to_teams[0]["body"]["attachments"][0]["content"]["body"][0]["text"] == "dev/web: aborted 2 (blue 100 / green 0)"
     assert "warning: notification (aborted) to generic webhook 127.0.0.1" in result.err and "no answer within 3 s" in result.err

@@ -1,19 +1,25 @@
-"""Gated rollouts through the whole program: the mock engine for Pulumi, moto for AWS.
+"""Gated rollouts through the whole program: the mock engine for Pulumi, moto for AWS, a real Prometheus.
 
 Load balancers, target groups, rules, ECS tasks (as registered targets) and
 records the program registers also exist in moto, so the gate's boto3 reader
-answers from an AWS API emulator run after run.
+answers from an AWS API emulator run after run. A Kubernetes service with a
+`prometheus` analysis is judged by the program's own Prometheus reader against
+a real Prometheus server (tests/servers.py), queried with the stack's PromQL.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from rehearsal.moto_backend import MotoBackedMocks
 from rehearsal.scenario import Stack
 from rehearsal.traffic import set_alarm
 from tests.builders import aws_config, service
-from tests.scenarios.gated import ANALYSIS, gated_stack, step_with_traffic
+from tests.scenarios.gated import ANALYSIS, gated_stack, prometheus_stack, runs_now, step_with_traffic
+from tests.scenarios.gated import prometheus  # noqa: F401 - a fixture: a real Prometheus scraping per-version counters
+from tests.servers import closed_port_url
 
 
 def test_a_healthy_canary_advances_to_100(aws):
@@ -112,3 +118,52 @@ def test_route53_drift_is_read_from_the_live_records(aws):
         "ResourceRecords": [{"Value": "somewhere.example.net"}]}}]})
     run = step_with_traffic(stack, 1000)
     assert run.weights("web") == (90, 10) and "differ" in run.rollout("web")["reason"]
+
+
+# --- the Prometheus gate, built by the program from `analysis.prometheus` ----------------------------------
+
+def test_a_prometheus_gate_takes_a_healthy_candidate_to_100(prometheus):
+    stack = prometheus_stack(prometheus)
+    stack.set("cutover:services.api.version", "2")
+    runs, seen = runs_now(stack, 4)
+    assert seen == [
+        ("progressing", (100, 0), {"blue": (100, "1.27"), "green": (0, "2")}),  # deployed at 0 %
+        ("progressing", (90, 10), {"blue": (90, "1.27"), "green": (10, "2")}),  # healthy: first step (no metrics yet)
+        ("progressing", (50, 50), {"blue": (50, "1.27"), "green": (50, "2")}),  # Prometheus: 0.5 % errors, p99 99 ms
+        ("stable", (0, 100), {"blue": (0, "1.27"), "green": (100, "2")}),
+    ]
+    judged = runs[2].rollout("api")["gate"]
+    assert judged["verdict"] == "advance", judged
+    assert (judged["measurements"]["requests"], judged["measurements"]["errorRate"]) == (1000, 0.005)
+    assert judged["measurements"]["latencyMs"] == pytest.approx(99.0)  # histogram_quantile interpolates within (0, 0.1 s]
+    assert runs[2].rollout("api")["reason"].startswith("advanced to step 2 (passed: error rate 0.5% <= 5.0%")
+
+
+def test_a_prometheus_gate_aborts_a_failing_candidate_back_to_stable_in_one_run(prometheus):
+    stack = prometheus_stack(prometheus)
+    stack.set("cutover:services.api.version", "3")
+    runs, seen = runs_now(stack, 3)
+    assert seen == [
+        ("progressing", (100, 0), {"blue": (100, "1.27"), "green": (0, "3")}),
+        ("progressing", (90, 10), {"blue": (90, "1.27"), "green": (10, "3")}),
+        ("aborted", (100, 0), {"blue": (100, "1.27"), "green": (0, "3")}),  # Prometheus: 20 % errors
+    ]
+    record = runs[-1].rollout("api")
+    assert record["gate"]["verdict"] == "abort" and "error rate 20.0% > 5.0%" in record["reason"]
+
+
+def test_an_unreachable_prometheus_holds_the_step_then_pauses_for_a_human():
+    stack = prometheus_stack(closed_port_url())
+    stack.set("cutover:services.api.version", "2")
+    runs, seen = runs_now(stack, 4)
+    at_ten = {"blue": (90, "1.27"), "green": (10, "2")}
+    assert seen == [
+        ("progressing", (100, 0), {"blue": (100, "1.27"), "green": (0, "2")}),
+        ("progressing", (90, 10), at_ten),  # the first step needs no metrics
+        ("progressing", (90, 10), at_ten),  # inconclusive 1 of 2
+        ("paused", (90, 10), at_ten),       # inconclusive 2 of 2: a human decides
+    ]
+    held = runs[2].rollout("api")["gate"]
+    assert held["verdict"] == "hold" and held["inconclusive"] is True
+    assert "prometheus error-rate query: " in held["reason"] and "unreachable" in held["reason"]
+    assert "inconclusive" in runs[3].rollout("api")["reason"]
