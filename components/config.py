@@ -42,6 +42,16 @@ MAX_COUNT = 1_000_000_000
 MAX_SURGE_PODS = 1_000
 """Largest `maxSurge` count: as many pods as the most replicas an autoscaler may run (Kubernetes takes an int32)."""
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# Environment and secret variable names: Kubernetes' strict rule, the one safe on both platforms. Kubernetes
+# checks EnvVar names with validation.IsEnvVarName: `[-._a-zA-Z][-._a-zA-Z0-9]*`, and not `.`, `..` nor starting
+# with `..` (k8s.io/apimachinery/pkg/util/validation). KEP-4369 relaxes it to any printable ASCII but '=' behind the
+# RelaxedEnvironmentVariableValidation gate (alpha, off, in 1.30; on by default from 1.32; GA in 1.34), so a cluster
+# before 1.32 still refuses the rest. ECS documents no rule for a KeyValuePair or Secret name (API_KeyValuePair), but
+# the container receives each as NAME=value, where an empty name or one with '=' cannot be told apart from its value.
+# Names the strict rule accepts work on ECS and on every Kubernetes version, and a service can change platform.
+VARIABLE_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+VARIABLE_NAME_WORDS = ("use ASCII letters, digits, '_', '-' and '.', not starting with a digit or '..' "
+                       "(the names ECS and every Kubernetes version accept)")
 
 
 class CutoverConfigError(ValueError):
@@ -364,6 +374,19 @@ class RecoverConfig(_Model):
     stable_version: str = Field(pattern=IMAGE_TAG.pattern, description="the version that color runs (or should run)")
 
 
+def _variable_name_problem(name: str) -> str | None:
+    """What keeps an environment or secret variable name from working on every platform, in words; None if nothing."""
+    if VARIABLE_NAME.fullmatch(name) and name != "." and not name.startswith(".."):
+        return None
+    if not name:
+        why = "must not be empty"
+    elif "=" in name:
+        why = "must not contain '=' (the container receives NAME=value)"
+    else:
+        why = "is not one every platform accepts"
+    return f"a variable name {why}: {VARIABLE_NAME_WORDS}"
+
+
 class ServiceConfig(_Model):
     image: str = Field(min_length=1, pattern=r"^[^:@\s]+(:\d+/[^:@\s]+)?$", description="image without tag")
     version: str = Field(pattern=IMAGE_TAG.pattern, description="image tag; changing it starts a rollout")
@@ -393,6 +416,15 @@ class ServiceConfig(_Model):
     @property
     def effective_router(self) -> Router:
         return self.router or DEFAULT_ROUTER[self.platform]
+
+    @field_validator("environment", "secrets")
+    @classmethod
+    def _variable_names_work_everywhere(cls, variables: dict[str, str]) -> dict[str, str]:
+        for name in variables:
+            problem = _variable_name_problem(name)
+            if problem:
+                raise ConfigProblem((name,), problem)
+        return variables
 
     @model_validator(mode="after")
     def _router_fits(self) -> "ServiceConfig":
@@ -425,9 +457,12 @@ class ServiceConfig(_Model):
         if self.hooks is not None and self.hooks.smoke and self.strategy.kind is StrategyKind.ROLLING:
             raise ConfigProblem("hooks.smoke", "rolling replaces tasks in place: there is no candidate to check before "
                                 "it serves (use canary, blue-green or red-black)")
-        clash = set(self.environment) & set(self.secrets)
+        clash = sorted(set(self.environment) & set(self.secrets))
         if clash:
-            raise ConfigProblem("secrets", f"{sorted(clash)} set both as plain environment and as secret")
+            rest = clash[1:]
+            more = f" (as {'is' if len(rest) == 1 else 'are'} {_shortened(', '.join(rest))})" if rest else ""
+            raise ConfigProblem(("secrets", clash[0]), f"also set in environment{more}: a variable takes its value from one "
+                                "place; keep it in secrets if it is sensitive, else remove it from secrets")
         if self.platform is Platform.KUBERNETES:
             self._check_kubernetes_settings()
         return self
@@ -616,7 +651,7 @@ def _said(errors: list[Any]) -> str:
     lines: list[str] = []
     seen = 0
     for seen, error in enumerate(errors, start=1):
-        line = _describe(error)
+        line = problem_in_words(error)
         if line not in lines:
             lines.append(line)
         if len(lines) == MAX_PROBLEMS:
@@ -683,8 +718,15 @@ PLAIN_KEY = re.compile(r"[\w-]{1,64}")
 """A key printed as it is; any other (spaces, dots, control characters, very long) is printed quoted."""
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    """One pydantic error as `cutover:<key path>: <the problem in words>`."""
+def problem_in_words(error: Mapping[str, Any], prefix: str = f"{CONFIG_NAMESPACE}:", *,
+                     schema: type[BaseModel] = CutoverConfig, file: str = "stack file") -> str:
+    """One pydantic error as `<prefix><key path>: <the problem in words>`, e.g.
+    `cutover:services.web.port: must be a whole number, got 'eighty'`.
+
+    `schema` is the model the error's key path starts from (its keys are listed for an unknown one), `file` what
+    the user edits (`quote it in the <file>`). Other checkers of YAML input (the rehearsal's scenario files) use it
+    too, with their own prefix (`run 2: `): an empty key path leaves the prefix alone, without its trailing ": ".
+    """
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     loc = list(error["loc"])
     # A mapping's key of the wrong type (YAML `1: ...`): pydantic puts "[key]" after the key, which is the input.
@@ -698,7 +740,7 @@ def _describe(error: Mapping[str, Any]) -> str:
             loc.extend(cause.keys)
         message = str(cause)
     elif kind == "extra_forbidden":
-        message = _unknown_key(str(loc[-1]), _known_keys(loc[:-1]))
+        message = _unknown_key(str(loc[-1]), _known_keys(loc[:-1], schema))
     elif kind == "string_pattern_mismatch":
         message = PATTERN_WORDS.get(ctx.get("pattern"), "is not in the expected form")
     elif kind in ERROR_WORDS:
@@ -715,14 +757,17 @@ def _describe(error: Mapping[str, Any]) -> str:
         message += f", got {_got(value)}"
     if kind == "string_type" and _yaml_scalar(value):
         # YAML reads `version: 1.10` as the number 1.1, `on` as true, `2026-01-01` as a date: the user meant text.
-        message += f": quote it in the stack file ({_key_path(loc[-1:]) or 'key'}: \"...\")"
+        message += f": quote it in the {file} ({_key_path(loc[-1:]) or 'key'}: \"...\")"
     if kind in ("enum", "literal_error") and isinstance(value, str):
-        near = difflib.get_close_matches(value.lower(), choices, n=1)
+        by_lowercase = {choice.lower(): choice for choice in choices}
+        near = difflib.get_close_matches(value.lower(), by_lowercase, n=1)
         if near:
-            message += f"; did you mean {near[0]}?"
+            message += f"; did you mean {by_lowercase[near[0]]}?"
     if as_name:
         message = f"the name {message}"
-    return f"{CONFIG_NAMESPACE}:{_key_path(loc)}: {_shortened(message, LONGEST_MESSAGE)}"
+    path = _key_path(loc)
+    where = f"{prefix}{path}" if path else prefix.removesuffix(" ").removesuffix(":")
+    return f"{where}: {_shortened(message, LONGEST_MESSAGE)}" if where else _shortened(message, LONGEST_MESSAGE)
 
 
 def _yaml_scalar(value: Any) -> bool:
@@ -776,9 +821,9 @@ def _unknown_key(key: str, known: tuple[str, ...] | list[str] | None) -> str:
     return f"unknown key (known: {', '.join(known)}){hint}"
 
 
-def _known_keys(loc: list[Any]) -> list[str] | None:
-    """The keys the model at a config location takes (None: that location is no block of settings)."""
-    annotation: Any = CutoverConfig
+def _known_keys(loc: list[Any], schema: type[BaseModel] = CutoverConfig) -> list[str] | None:
+    """The keys the model at a location below `schema` takes (None: that location is no block of settings)."""
+    annotation: Any = schema
     parts = list(loc)
     while True:
         annotation = _without_none(annotation)

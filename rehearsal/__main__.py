@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from components.config import MAX_COUNT, MAX_MINUTES, problem_in_words
 from rehearsal import plan
 from rehearsal.engine import PROJECT_ROOT, RecordingMocks, stack_config
 from rehearsal.moto_backend import MotoAws, MotoBackedMocks
@@ -55,9 +56,11 @@ class _ScenarioModel(BaseModel):
 class Traffic(_ScenarioModel):
     """One minute of traffic on a service's candidate color, written to CloudWatch (moto) before the run."""
 
-    requests: int = Field(ge=0, description="requests in that minute")
-    errors: int = Field(default=0, ge=0, description="5xx among them")
-    latency_ms: float = Field(default=100, gt=0, alias="latencyMs", description="mean response time")
+    # strict: YAML's `on` is no count of 1, nor "10" a number; bounds keep the emulator's arithmetic finite.
+    requests: int = Field(ge=0, le=MAX_COUNT, strict=True, description="requests in that minute")
+    errors: int = Field(default=0, ge=0, le=MAX_COUNT, strict=True, description="5xx among them")
+    latency_ms: float = Field(default=100, gt=0, strict=True, allow_inf_nan=False, alias="latencyMs",
+                              description="mean response time")
 
     @model_validator(mode="after")
     def _errors_are_requests(self) -> "Traffic":
@@ -69,13 +72,15 @@ class Traffic(_ScenarioModel):
 class ScenarioRun(_ScenarioModel):
     """One `pulumi up` (or `pulumi preview`) of the scenario, and what changes before it."""
 
-    note: str | None = Field(default=None, description="printed after the run's header")
-    after: float = Field(default=0, ge=0, description="minutes since the previous run")
+    # Fields in the order an unknown key lists them (the README's `known: after, …`): what happens before the run first.
+    after: float = Field(default=0, ge=0, le=MAX_MINUTES, strict=True, allow_inf_nan=False,
+                         description="minutes since the previous run (at most 30 days: the clock stays a date)")
     set: dict[str, Any] = Field(default_factory=dict, description="config keys (dotted paths) to change; null removes")
     alarms: dict[str, Literal["OK", "ALARM", "INSUFFICIENT_DATA"]] = Field(
         default_factory=dict, description="CloudWatch alarm states to force (moto)")
     traffic: dict[str, Traffic] = Field(default_factory=dict, description="candidate traffic per service (moto)")
     preview: bool = Field(default=False, description="a `pulumi preview`: evaluated and shown, nothing applied or saved")
+    note: str | None = Field(default=None, description="printed after the run's header")
 
     @field_validator("set")
     @classmethod
@@ -139,29 +144,11 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def _problem(error: dict[str, Any]) -> str:
-    """One pydantic error as `run 2: traffic.web.requests: <what is wrong>`."""
-    loc = list(error["loc"])
-    where = []
+    """One pydantic error as `run 2: traffic.web.requests: <what is wrong>`, in the words of a config error."""
+    loc = tuple(error["loc"])
     if len(loc) >= 2 and loc[0] == "runs" and isinstance(loc[1], int):
-        where.append(f"run {loc[1] + 1}")
-        loc = loc[2:]
-    key = ".".join(str(part) for part in loc)
-    if key:
-        where.append(key)
-    if error["type"] == "extra_forbidden":
-        what = f"unknown key (known: {', '.join(_known_keys(error['loc']))})"
-    elif error["type"] == "missing":
-        what = "required"
-    else:
-        what = error["msg"].removeprefix("Value error, ")
-        if not isinstance(error.get("input"), (dict, list)) and error["type"] != "value_error":
-            what += f" (got {error['input']!r})"
-    return ": ".join([*where, what])
-
-
-def _known_keys(loc: Sequence[Any]) -> list[str]:
-    model = {1: Scenario, 3: ScenarioRun, 5: Traffic}.get(len(loc), Scenario)
-    return sorted(field.alias or name for name, field in model.model_fields.items())
+        return problem_in_words({**error, "loc": loc[2:]}, f"run {loc[1] + 1}: ", schema=ScenarioRun, file="scenario file")
+    return problem_in_words(error, "", schema=Scenario, file="scenario file")
 
 
 # --- playing a scenario -----------------------------------------------------------------------

@@ -187,23 +187,47 @@ def test_a_preview_then_its_update_shows_both_and_the_update_decides_afresh():
 # --- scenario files are input too -------------------------------------------------------------
 
 
+JARGON = ("Input should", "validation error", "type=", "Value error", "errors.pydantic.dev", "[key]")
+"""What pydantic says on its own; a scenario file's problems are said in the words of a config error."""
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("runs:\n  - note: first\n  - afer: 10\n", "run 2: afer: unknown key (known: after, alarms, note, preview, set, traffic)"),
-        ("runs:\n  - note: first\n  - after: soon\n", "run 2: after: Input should be a valid number"),
-        ("runs:\n  - after: -5\n", "run 1: after: Input should be greater than or equal to 0"),
+        ("runs:\n  - note: first\n  - afer: 10\n",
+         "run 2: afer: unknown key (known: after, set, alarms, traffic, preview, note); did you mean after?"),
+        ("runs:\n  - note: first\n  - after: soon\n", "run 2: after: must be a number, got 'soon'"),
+        ("runs:\n  - after: on\n", "run 1: after: must be a number, got true (YAML reads yes, no, on and off as true and false)"),
+        ("runs:\n  - after: .inf\n", "run 1: after: must be a finite number, got inf"),
+        ("runs:\n  - after: -5\n", "run 1: after: must be at least 0, got the number -5"),
+        ("runs:\n  - after: 100000.0\n", "run 1: after: must be at most 43200, got the number 100000.0"),
+        ("runs:\n  - note: 1.10\n", 'run 1: note: must be text, got the number 1.1: quote it in the scenario file (note: "...")'),
+        ("runs:\n  - preview: maybe\n", "run 1: preview: must be true or false, got 'maybe'"),
         ("runs:\n  - set: {services.web.version: '1.28'}\n", "run 1: set: 'services.web.version' is not a config key"),
+        ("runs:\n  - set: [cutover:services.web.version]\n",
+         "run 1: set: must be a mapping of names to values (name: value lines), got a list of 1 item"),
+        ("runs:\n  - 5\n", "run 1: must be a block of settings (key: value lines), got the number 5"),
+        ("runs: first deploy\n", "runs: must be a list, got 'first deploy'"),
+        ("runs: []\n", "runs: must have at least 1 entry (got 0)"),
+        ("backend: mot\nruns:\n  - note: first\n", "backend: must be one of moto, got 'mot'; did you mean moto?"),
+        ("backend: moto\nruns:\n  - alarms: {web-5xx: alarm}\n",
+         "run 1: alarms.web-5xx: must be one of OK, ALARM, INSUFFICIENT_DATA, got 'alarm'; did you mean ALARM?"),
+        ("backend: moto\nruns:\n  - traffic: {web: {requests: ten}}\n", "run 1: traffic.web.requests: must be a whole number, got 'ten'"),
+        ("backend: moto\nruns:\n  - traffic: {web: {requests: 10, latencyMS: 3}}\n",
+         "run 1: traffic.web.latencyMS: unknown key (known: requests, errors, latencyMs); did you mean latencyMs?"),
         ("runs:\n  - note: [unclosed\n", "line 3, column 1: not valid YAML"),
         ("runs:\n  - after: 1\n    after: 2\n", "line 3, column 5: not valid YAML: key 'after' given twice"),
         ("backend: moto\nruns:\n  - traffic: {web: {requests: 10, errors: 20}}\n", "run 1: traffic.web: errors (20) cannot exceed requests (10)"),
         ("runs:\n  - alarms: {web-5xx: ALARM}\n", "run 1: alarms: needs `backend: moto`"),
         ("- note: first deploy\n", "expected a mapping with `runs:`"),
-        ("backend: moto\n", "runs: required"),
+        ("backend: moto\n", "runs: is required"),
     ],
-    ids=["an unknown key names the run and the key", "a wrong type", "a negative wait", "a set key without a namespace",
-         "a YAML syntax error gives the line", "a key given twice", "more errors than requests",
-         "alarms without the emulator", "a list instead of a mapping", "no runs"],
+    ids=["an unknown key names the run and the key", "a word for a number", "YAML's on for a number",
+         "an infinite wait", "a negative wait", "a wait beyond thirty days", "a note YAML read as a number is to be quoted",
+         "maybe is neither true nor false", "a set key without a namespace", "set as a list", "a run that is no block",
+         "runs that are no list", "no run in the list", "a misspelt backend is corrected", "a misspelt alarm state is corrected",
+         "a word for a request count", "a misspelt traffic key", "a YAML syntax error gives the line", "a key given twice",
+         "more errors than requests", "alarms without the emulator", "a list instead of a mapping", "no runs"],
 )
 def test_a_bad_scenario_file_stops_the_rehearsal_with_one_line_per_problem(tmp_path, capsys, text, expected):
     scenario = tmp_path / "bad.yaml"
@@ -212,8 +236,9 @@ def test_a_bad_scenario_file_stops_the_rehearsal_with_one_line_per_problem(tmp_p
     assert main(["--scenario", str(scenario)]) == 2
     out, err = capsys.readouterr()
     assert out == "", "nothing is played"
-    assert err.startswith(f"rehearsal: {scenario}: ") and expected in err, err
-    assert len(err.splitlines()) == 1
+    assert err.startswith(f"rehearsal: {scenario}: {expected}") and len(err.splitlines()) == 1, err
+    for jargon in JARGON:
+        assert jargon not in err, f"pydantic jargon {jargon!r}: {err}"
 
 
 def test_a_missing_scenario_file_is_an_error_not_the_default(capsys):

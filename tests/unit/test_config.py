@@ -130,6 +130,54 @@ def test_bad_hooks_are_refused_naming_the_key(services, message):
         load_config({"services": services})
 
 
+RULE = "use ASCII letters, digits, '_', '-' and '.', not starting with a digit or '..' (the names ECS and every Kubernetes version accept)"
+VARIABLE_NAMES_REFUSED = [
+    pytest.param(_svc(environment={"": "x"}), f'cutover:services.web.environment."": a variable name must not be empty: {RULE}',
+                 id="an empty environment variable name is refused"),
+    pytest.param(_svc(environment={"A=B": "x"}), f"cutover:services.web.environment.\"A=B\": a variable name must not contain '=' "
+                 f"(the container receives NAME=value): {RULE}", id="a name with an equals sign is refused"),
+    pytest.param(_svc(secrets={"=": "arn:aws:ssm:x"}), "cutover:services.web.secrets.\"=\": a variable name must not contain '='",
+                 id="a secret named by an equals sign alone is refused"),
+    pytest.param(_svc(secrets={"1DB": "arn:aws:ssm:x"}), f"cutover:services.web.secrets.1DB: a variable name is not one every "
+                 f"platform accepts: {RULE}", id="a secret name starting with a digit is refused"),
+    pytest.param(_svc(environment={"LOG LEVEL": "info"}), 'cutover:services.web.environment."LOG LEVEL": a variable name is not one',
+                 id="a name with a space is refused and quoted"),
+    pytest.param(_svc(environment={"PATH\n": "/bin"}), 'cutover:services.web.environment."PATH\\n": a variable name is not one',
+                 id="a name with a newline is refused and escaped"),
+    pytest.param(_svc(environment={"..HIDDEN": "x"}), 'cutover:services.web.environment."..HIDDEN": a variable name is not one',
+                 id="a name starting with two dots is refused as kubernetes does"),
+    pytest.param(_svc(environment={".": "x"}), 'cutover:services.web.environment.".": a variable name is not one',
+                 id="a name that is a single dot is refused as kubernetes does"),
+    pytest.param(_svc(environment={"CAFÉ": "x"}), 'cutover:services.web.environment.CAFÉ: a variable name is not one',
+                 id="a name with a letter outside ascii is refused"),
+    pytest.param(_svc(platform="kubernetes", router="gateway", secrets={"A=B": "db:password"}),
+                 "cutover:services.web.secrets.\"A=B\": a variable name must not contain '='",
+                 id="a kubernetes secret name with an equals sign is refused before its reference is read"),
+    pytest.param(_svc(environment={"DB_PASSWORD": "x"}, secrets={"DB_PASSWORD": "arn:aws:ssm:x"}),
+                 "cutover:services.web.secrets.DB_PASSWORD: also set in environment: a variable takes its value from one place; "
+                 "keep it in secrets if it is sensitive, else remove it from secrets", id="a variable both plain and secret is named"),
+    pytest.param(_svc(environment={"B": "1", "A": "1", "C": "1"}, secrets={"C": "arn:aws:ssm:x", "A": "arn:aws:ssm:x", "B": "arn:aws:ssm:x"}),
+                 "cutover:services.web.secrets.A: also set in environment (as are B, C): ", id="every variable both plain and secret is named"),
+]
+
+
+@pytest.mark.parametrize("service, words", VARIABLE_NAMES_REFUSED)
+def test_a_variable_name_ecs_or_kubernetes_would_refuse_is_refused_naming_it(service, words):
+    config = {"services": {"web": service}}
+    if service.get("platform") == "kubernetes":
+        config["kubernetes"] = {"namespace": "shop", "gateway": {"name": "public", "namespace": "gateway-system"}}
+    with pytest.raises(CutoverConfigError) as caught:
+        load_config(config)
+    assert str(caught.value).startswith(words), str(caught.value)
+
+
+def test_variable_names_every_platform_accepts_are_accepted():
+    """Kubernetes' own examples (my.env-name, MY_ENV.NAME, MyEnvName1) and names starting with '_', '-' or one '.'."""
+    names = ["my.env-name", "MY_ENV.NAME", "MyEnvName1", "_PRIVATE", "-x", ".x", "x..y", "A" * 300]
+    config = load_config({"services": {"web": _svc(environment=dict.fromkeys(names, "v"), secrets={"DB_PASSWORD": "arn:aws:ssm:x"})}})
+    assert list(config.services["web"].environment) == names
+
+
 def test_hooks_as_the_issue_writes_them_are_accepted():
     hooks = {"smoke": [{"path": "/healthz", "expectStatus": 200}, {"path": "/api/version", "expectBodyContains": "{{version}}"}],
              "migrations": {"expand": {"command": ["./manage.py", "migrate", "--expand"]},
