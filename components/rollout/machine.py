@@ -99,10 +99,13 @@ def _transition(state: RolloutState, spec: RolloutSpec, gate: GateResult, now: d
         return _return_to_stable(state, spec, now, Phase.STABLE, "version set back to stable: rolled back")
     if state.phase is Phase.ABORTED:
         return _after_abort(state, spec, gate, now, hold)
+    if spec.abort == state.candidate_version:
+        # Before a newer version: `abort` and `version` changed in one run abort the candidate (recorded as the
+        # operator's), and the newer version starts from the aborted state next run.
+        newer = f"; {spec.version} is deployed next run" if spec.version != state.candidate_version else ""
+        return _return_to_stable(state, spec, now, Phase.ABORTED, f"aborted by the abort setting{newer}", "config")
     if spec.version != state.candidate_version:
         return _supersede(state, spec, gate, now, hold)
-    if spec.abort == state.candidate_version:
-        return _return_to_stable(state, spec, now, Phase.ABORTED, "aborted by the abort setting", "config")
     if gate.verdict is GateVerdict.ABORT:
         return _return_to_stable(state, spec, now, Phase.ABORTED, f"gate aborted: {gate.reason}", "gate")
     if hold:

@@ -50,6 +50,10 @@ def assess(service: str, output: Any, live: LiveRouter, deployed_before: bool, n
         if live.weights is not None and live.weights != from_o.weights:
             return Assessment(from_o, False, hold=f"{live.where} carries {live.weights.label()} but {from_o.weights.label()} is "
                               "recorded (changed outside Pulumi?); restore it or run `pulumi up --refresh`")
+        if live.weights is None:
+            # Read, but not a split of 100 between the colors (router weights are relative: 70:50 by hand).
+            return Assessment(from_o, False, hold=f"the router of {service} ({live.where}) carries weights that are not the "
+                              f"recorded {from_o.weights.label()} (changed outside Pulumi?); restore them or run `pulumi up --refresh`")
         return Assessment(from_o, False)
     if from_l and _matches(live, from_l):
         why = "differs from the live record" if from_o else o_problem
