@@ -10,7 +10,7 @@ import copy
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rehearsal.engine import Changes, Faults, RunResult, diff, run_program
 from rehearsal.world import LiveWorld, Share
@@ -113,6 +113,21 @@ class Stack:
 
     def preview(self) -> Run:
         return self._run(preview=True)
+
+    def roll_out(self, version: str, schedule: Sequence[float], *, approve_from: int | None = None) -> list[Run]:
+        """A new `version` for every service, then one `up` per entry of `schedule` (minutes after the run before);
+        from run number `approve_from` on (0-based), `approve: <version>` is set for the strategies that wait for it."""
+        services = list(self.config["cutover:services"])
+        for name in services:
+            self.set(f"cutover:services.{name}.version", version)
+        runs = []
+        for number, minutes in enumerate(schedule):
+            if number == approve_from:
+                for name in services:
+                    self.set(f"cutover:services.{name}.approve", version)
+            self.advance(minutes)
+            runs.append(self.up())
+        return runs
 
     def serving(self, service: str) -> dict[str, Share]:
         """What users of `service` get right now (see LiveWorld.serving)."""

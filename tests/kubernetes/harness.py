@@ -153,10 +153,8 @@ def whole_rollout(router: str, strategy: dict, version: str = KUBERNETES_VERSION
     """First deploy, a new version taken to the end (approved where needed), then the scale-down."""
     rollout = Rollout(stack_config({"api": service_config(router, strategy, **overrides)}, version))
     rollout.up()
-    rollout.up(version="1.28")
-    for _ in range(3):
-        rollout.up(approve="1.28")
-    rollout.up(minutes=31)
+    runs = rollout.stack.roll_out("1.28", [1, 1, 1, 1, 31], approve_from=1)
+    assert [run.result.error for run in runs] == [None] * len(runs)
     return rollout
 
 

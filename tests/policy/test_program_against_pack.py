@@ -26,17 +26,9 @@ def whole_rollout(stack_name: str) -> list[RunResult]:
     """First deploy, a new version for every service, approvals, then enough runs to promote and scale down."""
     stack = Stack(stack_config(PROJECT_ROOT / f"Pulumi.{stack_name}.yaml"), stack=stack_name)
     stack.other_stacks.update(completed_elsewhere(stack.config["cutover:services"], "9.9"))  # prod promotes from staging
-    results = [stack.up().result]
-    for name in stack.config["cutover:services"]:
-        stack.set(f"cutover:services.{name}.version", "9.9")
-    for run in range(8):
-        stack.advance(200)
-        if run == 2:
-            for name in stack.config["cutover:services"]:
-                stack.set(f"cutover:services.{name}.approve", "9.9")
-        results.append(stack.up().result)
-    assert all(r.error is None for r in results)
-    return results
+    runs = [stack.up(), *stack.roll_out("9.9", [200] * 8, approve_from=2)]
+    assert all(run.result.error is None for run in runs)
+    return [run.result for run in runs]
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "staging", "prod"])
