@@ -20,7 +20,7 @@ from components.rollout.codec import UnrecoverableState
 from components.rollout.decision import ANNOTATION_PREFIX, TAG_PREFIX, decision_record
 from components.rollout.live import LiveService
 from components.rollout.machine import next_state
-from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights, plan_for
+from components.rollout.model import Color, Phase, RolloutSpec, RolloutState, Shift, Weights, WorkloadSpec, plan_for
 from components.rollout.trust import Assessment, assess
 from components.rollout.verify import combine, rolled_back_in_place, verify_colors, warm_color_problem
 
@@ -89,6 +89,8 @@ class ColorPlan:
     """Share of live requests the router copies to the candidate color this run (a shadow phase); 0: none."""
     mirror_methods: tuple[str, ...] = ()
     """Request methods that are copied while mirroring (`strategy.mirrorMethods`)."""
+    specs: Mapping[str, WorkloadSpec] = field(default_factory=dict)
+    """Color -> the workload spec (environment, secrets, cpu, memory) its tasks / pods run (see `color_specs`)."""
 
 
 def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
@@ -101,9 +103,11 @@ def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
     for color in (c for c in colors if c not in new):
         before_version = previous.versions.get(Color(color)) if previous else None
         before_replicas = previous.replicas.get(Color(color)) if previous else None
+        before_spec = previous.specs.get(Color(color)) if previous else None
         now_replicas = state.replicas[Color(color)]
         rises = (color in gaining or before_version != state.versions[Color(color)]
-                 or before_replicas is None or now_replicas > before_replicas)
+                 or before_replicas is None or now_replicas > before_replicas
+                 or before_spec is not None and before_spec != state.specs.get(Color(color)))
         if rises and not (before_replicas is not None and now_replicas < before_replicas):
             ready_first.append(color)
         elif before_replicas is not None and now_replicas < before_replicas:
@@ -124,7 +128,84 @@ def color_plan(decision: ServiceDecision, service: ServiceConfig) -> ColorPlan:
         capacity=autoscaling_bounds(decision, service, colors),
         mirror_percent=state.mirror_percent,
         mirror_methods=tuple(m.value for m in service.strategy.mirror_methods) if state.mirror_percent else (),
+        # A state without a color's spec (built outside `decide_service`) runs the config's.
+        specs={c.value: state.specs.get(c, configured_spec(service)) for c in Color},
     )
+
+
+def configured_spec(service: ServiceConfig) -> WorkloadSpec:
+    """The workload spec the config asks for: what a color gets with a new version."""
+    return WorkloadSpec(service.cpu, service.memory, dict(service.environment), dict(service.secrets))
+
+
+@dataclass(frozen=True)
+class SpecPlan:
+    """Each color's workload spec this run, and what to tell the user about a spec change."""
+
+    specs: dict[Color, WorkloadSpec]
+    note: str = ""
+    """Appended to the reason; empty when the spec did not change or nothing differs from the config."""
+    warning: str = ""
+    """A spec change that goes in place, not by steps (the console warns)."""
+
+
+def color_specs(previous: RolloutState | None, state: RolloutState, configured: WorkloadSpec) -> SpecPlan:
+    """Which workload spec each color runs after this run: a color keeps its pinned spec while it keeps its
+    version, so a change of environment, secrets, cpu or memory reaches traffic with a new version, by steps.
+
+    - a color that gets a new version this run (a deploy onto the candidate color, a rolling update) gets
+      the config's spec;
+    - during a rollout in flight, the candidate color gets the config's spec (the stable color keeps its own);
+    - with no rollout in flight and none starting (phase stable before and after, same stable version), a
+      spec change goes in place to the serving (stable) color: the platform's rolling update keeps capacity
+      (ECS rolling deployment with its circuit breaker, Kubernetes RollingUpdate), but it takes no steps. A
+      warm color keeps its spec: a rollback returns to what that version ran when it served;
+    - otherwise (an aborted candidate, the run that promotes or rolls back) every color keeps its spec.
+
+    Worked example, `environment` changed with `version` 1 -> 2 on a canary that serves 1 on blue: green gets
+    2 with the new environment at 0 %, blue keeps serving 1 with the old one; after the promotion green
+    serves 2 with the new environment and blue keeps the old one with 1 (warm for a rollback).
+    """
+    if previous is None:
+        return SpecPlan({c: configured for c in Color})
+    # A record written before specs were recorded has none: the config's spec stands in for what each color
+    # runs (no hold, no error). Only the first run after such a record can change a serving color's spec.
+    before = {c: previous.specs.get(c, configured) for c in Color}
+    specs = {c: configured if state.versions.get(c) != previous.versions.get(c) else before[c] for c in Color}
+    stable, candidate = state.stable_color, state.candidate_color
+    # No rollout in flight and none starting: the only way a spec change can reach the serving color.
+    quiet = (previous.phase is Phase.STABLE and state.phase is Phase.STABLE and state.stable_color == previous.stable_color
+             and state.stable_version == previous.stable_version)
+    if state.in_flight:
+        specs[candidate] = configured
+    elif quiet:
+        specs[stable] = configured
+    changed = configured.changes_from(before[stable])
+    if not changed:
+        return SpecPlan(specs)
+    fields = ", ".join(changed)
+    if specs[stable] == configured:
+        if not quiet:
+            return SpecPlan(specs)  # it came with the stable color's new version (a rolling update)
+        if state.strategy == "rolling":  # one color: a new version goes in place too, nothing to warn about
+            return SpecPlan(specs, f"{fields} changed: applied in place to {stable.value} by the platform's rolling update")
+        words = (f"{fields} changed with no new version: applied in place to {stable.value} by the platform's rolling update, "
+                 "not by steps; ship such a change with a new version to roll it out by steps")
+        return SpecPlan(specs, words, words)
+    if state.in_flight:
+        if specs[candidate] == before[candidate]:
+            return SpecPlan(specs)  # the candidate already runs it: nothing changes this run
+        if state.versions.get(candidate) != previous.versions.get(candidate):
+            return SpecPlan(specs, f"{fields} changed: {candidate.value} runs it with {state.candidate_version}; "
+                                   f"{stable.value} keeps its spec while it serves")
+        return SpecPlan(specs, f"{fields} changed mid-rollout: applied to the candidate {candidate.value} only; "
+                               f"{stable.value} keeps its spec while it serves")
+    if state.phase is Phase.STABLE:
+        words = (f"{fields} in the config differs from what {stable.value} runs: not applied in this run; the next run "
+                 "applies it in place, not by steps (set it back, or ship it with a new version)")
+        return SpecPlan(specs, words, words)
+    return SpecPlan(specs, f"{fields} in the config differs from what {stable.value} runs: not applied while "
+                           f"{state.candidate_version} is {state.phase.value}")
 
 
 def autoscaling_bounds(decision: ServiceDecision, service: ServiceConfig, colors: tuple[str, ...]) -> dict[str, tuple[int, int]]:
@@ -199,7 +280,7 @@ def decide_service(
         return _recovered(name, service, spec, live, now)
     if assessment.first_deploy:
         state = next_state(None, spec, GateResult.bake_only(), now, strategy)
-        return ServiceDecision(name, None, state, True, "none")
+        return ServiceDecision(name, None, _with_specs(None, state, service), True, "none")
     previous = _platform_rolled_back(assessment.previous, live) if spec.plan.in_place else assessment.previous
     # Gates judge a candidate in flight; before a (re)start they can still veto it (an alarm firing).
     verdict = gate(name, service, previous) if spec.version != previous.stable_version else GateResult.bake_only()
@@ -218,10 +299,22 @@ def decide_service(
         state = state.with_(evidence=note)
     elif missing:
         state = state.with_(warning="; ".join(w for w in (state.warning, missing) if w))
+    state = _with_specs(previous, state, service)
     if service.recover is not None:
         state = state.with_(reason=f"{state.reason}; recover is set but the record is readable: remove it")
     counts = {color: seen.desired for color, seen in live.colors.items() if seen.found and seen.desired is not None}
     return ServiceDecision(name, previous, state, False, assessment.source, counts)
+
+
+def _with_specs(previous: RolloutState | None, state: RolloutState, service: ServiceConfig) -> RolloutState:
+    """The state with each color's workload spec, and a spec change said in the reason (and warned about)."""
+    planned = color_specs(previous, state, configured_spec(service))
+    state = state.with_(specs=planned.specs)
+    if planned.note:
+        state = state.with_(reason=f"{state.reason}; {planned.note}")
+    if planned.warning:
+        state = state.with_(warning="; ".join(w for w in (state.warning, planned.warning) if w))
+    return state
 
 
 def _promotion(previous: RolloutState, version: str, name: str, evidence: EvidenceSource | None) -> tuple[str | None, str]:
@@ -273,6 +366,8 @@ def _recovered(name: str, service: ServiceConfig, spec: RolloutSpec, live: LiveS
         replicas={color: spec.replicas, other: spec.replicas}, scale_down_at=now + spec.scale_down_delay,
         last_shift=Shift(live_weights, weights, "recovered"), plan=spec.plan.candidate_percents,
         reason=f"recovered by the recover setting: all traffic on {color.value} running {chosen.stable_version}; remove recover",
+        # What each color runs besides its image is not known without a record: the config's spec.
+        specs={c: configured_spec(service) for c in Color},
     )
     return ServiceDecision(name, previous, state, False, "recover")
 

@@ -16,7 +16,7 @@ from components.app import ServiceDecision
 from components.rollout.applied import AppliedState, recorded_state
 from components.rollout.codec import to_output
 from components.rollout.decision import decision_record
-from components.rollout.model import InvalidWeights, Weights
+from components.rollout.model import InvalidWeights, Weights, WorkloadSpec
 
 
 class Workload(Protocol):
@@ -26,6 +26,8 @@ class Workload(Protocol):
     """Image tag of the applied task definition / pod template."""
     applied_replicas: pulumi.Output[int]
     """Applied desired count."""
+    applied_spec: pulumi.Output[WorkloadSpec | None]
+    """Environment, secret references, cpu and memory of the applied task definition / pod template."""
 
 
 def router_record(decision: ServiceDecision, ready_first: tuple[str, ...], workloads: Mapping[str, Workload],
@@ -48,10 +50,11 @@ def exported_record(decision: ServiceDecision, applied_weights: pulumi.Output[di
 
 def _applied(workloads: Mapping[str, Workload]) -> pulumi.Output[AppliedState]:
     colors = sorted(workloads)
-    outputs = [o for c in colors for o in (workloads[c].applied_version, workloads[c].applied_replicas)]
+    outputs = [o for c in colors for o in (workloads[c].applied_version, workloads[c].applied_replicas, workloads[c].applied_spec)]
     return pulumi.Output.all(*outputs).apply(lambda values: AppliedState(
-        versions={c: values[2 * i] for i, c in enumerate(colors) if values[2 * i] is not None},
-        replicas={c: int(values[2 * i + 1]) for i, c in enumerate(colors) if values[2 * i + 1] is not None},
+        versions={c: values[3 * i] for i, c in enumerate(colors) if values[3 * i] is not None},
+        replicas={c: int(values[3 * i + 1]) for i, c in enumerate(colors) if values[3 * i + 1] is not None},
+        specs={c: values[3 * i + 2] for i, c in enumerate(colors) if values[3 * i + 2] is not None},
     ))
 
 
@@ -60,4 +63,4 @@ def _with_weights(applied: AppliedState, weights: Mapping[str, Any]) -> AppliedS
         live = Weights(int(weights.get("blue", 0)), int(weights.get("green", 0)))
     except InvalidWeights:
         live = None
-    return AppliedState(weights=live, versions=applied.versions, replicas=applied.replicas)
+    return AppliedState(weights=live, versions=applied.versions, replicas=applied.replicas, specs=applied.specs)

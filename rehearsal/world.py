@@ -72,6 +72,8 @@ class Share:
     """Image tag its workload runs (None: no workload)."""
     capacity: int
     """Tasks / pods it runs."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """Plain environment variables its task definition / pod template runs with."""
 
 
 @dataclass
@@ -319,19 +321,21 @@ class LiveWorld:
         shares = {}
         for color in ("blue", "green"):
             ecs = self.resources.get(f"{ECS_SERVICE}::{service}-{color}-svc")
-            version, capacity = None, 0
+            version, capacity, environment = None, 0, {}
             if ecs is not None:
                 capacity = int(ecs.outputs.get("desiredCount") or 0)
                 containers = self.task_definitions.get(ecs.outputs.get("taskDefinition"))
-                version = _tag(json.loads(containers)[0]["image"]) if containers else None
-            shares[color] = Share(int(weights.get(color, 0)), version, capacity)
+                container = json.loads(containers)[0] if containers else {}
+                version = _tag(container["image"]) if container else None
+                environment = {e["name"]: e["value"] for e in container.get("environment") or []}
+            shares[color] = Share(int(weights.get(color, 0)), version, capacity, environment)
         mirrored = int(weights.get(MIRROR_COLOR, 0))
         if mirrored:
             color, proxy_tasks = self._mirror_proxy(service)
             # Users get what the color behind the proxy serves, and nothing when the proxy has no tasks.
             if color in shares:
                 share = shares[color]
-                shares[color] = Share(share.weight + mirrored, share.version, share.capacity if proxy_tasks else 0)
+                shares[color] = Share(share.weight + mirrored, share.version, share.capacity if proxy_tasks else 0, share.environment)
         return shares
 
     def _mirror_proxy(self, service: str) -> tuple[str | None, int]:
@@ -354,12 +358,14 @@ class LiveWorld:
             deployment = next((d for d in self.of_type(DEPLOYMENT)
                                if (d.outputs.get("metadata") or {}).get("labels", {}).get("app") == service
                                and d.outputs["metadata"]["labels"].get("color") == color), None)
-            version, capacity = None, 0
+            version, capacity, environment = None, 0, {}
             if deployment is not None:
                 spec = deployment.outputs["spec"]
                 capacity = int(spec.get("replicas") or 0)
-                version = _tag(spec["template"]["spec"]["containers"][0]["image"])
-            shares[color] = Share(int(weights.get(color, 0)), version, capacity)
+                container = spec["template"]["spec"]["containers"][0]
+                version = _tag(container["image"])
+                environment = {e["name"]: e["value"] for e in container.get("env") or [] if "value" in e}
+            shares[color] = Share(int(weights.get(color, 0)), version, capacity, environment)
         return shares
 
 

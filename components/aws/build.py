@@ -34,7 +34,9 @@ def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], reco
             test_listener_cidrs=tuple(network.test_listener_cidrs) if network else PRIVATE_RANGES,
             shared_alb=any(on_shared_alb(s) for s in services.values()),
             previews=any(on_shared_alb(s) and needs_preview(s) for s in services.values()),
-            secret_arns=tuple(sorted({arn for s in services.values() for arn in s.secrets.values()})),
+            # The secrets a color still runs with (its pinned spec) stay readable until no color names them.
+            secret_arns=tuple(sorted({arn for s in services.values() for arn in s.secrets.values()}
+                                     | {arn for d in decisions.values() for spec in d.state.specs.values() for arn in spec.secrets.values()})),
             stack_id=stack_id,
         ),
     )
@@ -61,10 +63,6 @@ def build_aws(config: CutoverConfig, decisions: dict[str, ServiceDecision], reco
                 dns_zone_id=config.dns.zone_id if config.dns else None,
                 dns_ttl=config.dns.ttl if config.dns else 60,
                 dns_domain=config.dns.domain if config.dns else None,
-                cpu=service.cpu,
-                memory=service.memory,
-                environment=dict(service.environment),
-                secrets=dict(service.secrets),
                 decision=decision,
                 decision_parameter=decision_parameter(name) if service.effective_router is Router.ROUTE53 else None,
                 autoscaling=service.autoscaling,

@@ -72,14 +72,6 @@ class AwsServiceArgs:
     """TTL of the weighted records."""
     dns_domain: str | None = None
     """Domain of the hosted zone: a host inside it gets an alias record to the shared ALB (router alb)."""
-    cpu: int = 256
-    """Fargate CPU units."""
-    memory: int = 512
-    """Fargate memory, MiB."""
-    environment: dict[str, str] = field(default_factory=dict)
-    """Plain environment variables."""
-    secrets: dict[str, str] = field(default_factory=dict)
-    """Env var -> Secrets Manager / SSM ARN."""
     decision: ServiceDecision | None = None
     """This run's decision: the router's record and the exported record are derived from it and the applied resources."""
     decision_parameter: str | None = None
@@ -436,10 +428,12 @@ class AwsService(pulumi.ComponentResource):
                 execution_role_arn=args.platform.execution_role_arn,
                 log_group_name=self._log_group.name,
                 region=args.region,
-                cpu=args.cpu,
-                memory=args.memory,
-                environment=args.environment,
-                secrets=args.secrets,
+                # Each color runs its own pinned workload spec (`plan.specs`): a config change reaches a color
+                # that serves only with a new version, or in place when no rollout is in flight.
+                cpu=args.plan.specs[color].cpu,
+                memory=args.plan.specs[color].memory,
+                environment=dict(args.plan.specs[color].environment),
+                secrets=dict(args.plan.specs[color].secrets),
                 autoscaling=self._autoscaling(color),
             ),
             pulumi.ResourceOptions(parent=self, depends_on=depends_on),

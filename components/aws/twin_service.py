@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from components.aws.fargate import load_balanced_fargate_service
 from components.rollout.live import image_tag
+from components.rollout.model import WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -56,13 +57,13 @@ class TwinServiceArgs:
     region: str
     """Region of the log configuration."""
     cpu: int = 256
-    """Fargate CPU units."""
+    """Fargate CPU units this color runs (its pinned spec: see `app.color_specs`)."""
     memory: int = 512
-    """Fargate memory, MiB."""
+    """Fargate memory, MiB, this color runs."""
     environment: dict[str, str] = field(default_factory=dict)
-    """Plain environment variables."""
+    """Plain environment variables this color runs."""
     secrets: dict[str, str] = field(default_factory=dict)
-    """Env var -> Secrets Manager / SSM ARN, resolved by ECS at start (never plaintext)."""
+    """Env var -> Secrets Manager / SSM ARN this color runs, resolved by ECS at start (never plaintext)."""
     autoscaling: ColorAutoscaling | None = None
     """When set, the autoscaler owns the task count within these bounds; `desired_count` is the initial count."""
 
@@ -82,6 +83,8 @@ class TwinService(pulumi.ComponentResource):
     """Image tag of the applied task definition (read back from its container definitions)."""
     applied_replicas: pulumi.Output[int]
     """Desired count the ECS service applied."""
+    applied_spec: pulumi.Output[WorkloadSpec | None]
+    """Environment, secret references, cpu and memory of the applied task definition."""
 
     def __init__(self, name: str, args: TwinServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("cutover:aws:TwinService", name, None, opts)
@@ -114,6 +117,7 @@ class TwinService(pulumi.ComponentResource):
         self.task_definition_arn = task.arn
         # Read back from the applied resources, so the record never claims an image or capacity that did not take.
         self.applied_version = task.container_definitions.apply(_image_tag)
+        self.applied_spec = pulumi.Output.all(task.container_definitions, task.cpu, task.memory).apply(lambda v: _spec(*v))
         if args.autoscaling:
             self.applied_replicas = self._autoscale(name, args, args.autoscaling, service, child, labels)
         else:
@@ -125,6 +129,8 @@ class TwinService(pulumi.ComponentResource):
                 "task_definition_arn": self.task_definition_arn,
                 "applied_version": self.applied_version,
                 "applied_replicas": self.applied_replicas,
+                # Not `applied_spec`: a value object for the record (`rollouts.<service>.specs` carries it), which
+                # the engine cannot serialize as a component output.
             }
         )
 
@@ -199,4 +205,17 @@ def _image_tag(container_definitions: str | None) -> str | None:
     try:
         return image_tag(json.loads(container_definitions or "[]")[0].get("image"))
     except (ValueError, IndexError, AttributeError):
+        return None
+
+
+def _spec(container_definitions: str | None, cpu: str | None, memory: str | None) -> WorkloadSpec | None:
+    """The workload spec a task definition holds; None when it cannot be read (then nothing is recorded for it)."""
+    try:
+        container = json.loads(container_definitions or "[]")[0]
+        return WorkloadSpec(
+            int(cpu), int(memory),
+            {e["name"]: e["value"] for e in container.get("environment") or []},
+            {e["name"]: e["valueFrom"] for e in container.get("secrets") or []},
+        )
+    except (ValueError, IndexError, KeyError, TypeError, AttributeError):
         return None

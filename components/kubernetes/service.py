@@ -53,13 +53,13 @@ class KubernetesServiceArgs:
     ingress_class: str = "nginx"
     """IngressClass of ingress-nginx (router `nginx`)."""
     cpu: int = 256
-    """AWS-style CPU units (1024 = one core)."""
+    """AWS-style CPU units (1024 = one core) of the config: the migration Jobs' (each color runs `plan.specs`)."""
     memory: int = 512
-    """MiB."""
+    """MiB of the config: the migration Jobs'."""
     environment: dict[str, str] = field(default_factory=dict)
-    """Plain environment variables."""
+    """Plain environment variables of the config: the migration Jobs' (they run the new version)."""
     secrets: dict[str, str] = field(default_factory=dict)
-    """Env var -> "secret-name:key"."""
+    """Env var -> "secret-name:key" of the config: the migration Jobs'."""
     decision: ServiceDecision | None = None
     """This run's decision: the router's record and the exported record are derived from it and the applied objects."""
     autoscaling: HorizontalScaling | None = None
@@ -219,10 +219,12 @@ class KubernetesService(pulumi.ComponentResource):
                 health_check_path=args.health_check_path,
                 max_surge=args.max_surge,
                 kubernetes_version=args.kubernetes_version,
-                cpu=args.cpu,
-                memory=args.memory,
-                environment=dict(args.environment),
-                secrets=dict(args.secrets),
+                # Each color runs its own pinned workload spec (`plan.specs`): a config change reaches a color
+                # that serves only with a new version, or in place when no rollout is in flight.
+                cpu=args.plan.specs[color].cpu,
+                memory=args.plan.specs[color].memory,
+                environment=dict(args.plan.specs[color].environment),
+                secrets=dict(args.plan.specs[color].secrets),
                 autoscaling=args.autoscaling,
             ),
             pulumi.ResourceOptions(parent=self, depends_on=depends_on or []),

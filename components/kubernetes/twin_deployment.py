@@ -22,6 +22,7 @@ from components.kubernetes.manifest import (
     selector,
     supports_sleep_action,
 )
+from components.rollout.model import WorkloadSpec
 
 MIN_READY_SECONDS = 10
 """A new pod counts as available only after it stayed ready this long (catches crash-after-start)."""
@@ -55,13 +56,13 @@ class TwinDeploymentArgs:
     kubernetes_version: str
     """Kubernetes minor version the manifests target, e.g. "1.32"."""
     cpu: int = 256
-    """AWS-style CPU units (1024 = one core), turned into millicores."""
+    """AWS-style CPU units (1024 = one core), turned into millicores: this color's pinned spec (`app.color_specs`)."""
     memory: int = 512
-    """MiB."""
+    """MiB this color's pods get."""
     environment: dict[str, str] = field(default_factory=dict)
-    """Plain environment variables."""
+    """Plain environment variables this color's pods run with."""
     secrets: dict[str, str] = field(default_factory=dict)
-    """Env var -> "secret-name:key" (a Secret in the same namespace)."""
+    """Env var -> "secret-name:key" (a Secret in the same namespace) this color's pods run with."""
     autoscaling: HorizontalScaling | None = None
     """HPA settings; None: `replicas` is the Deployment's count. With them, a color with replicas > 0 gets an HPA
     with minReplicas >= replicas, and the Deployment leaves `spec.replicas` to it."""
@@ -84,6 +85,8 @@ class TwinDeployment(pulumi.ComponentResource):
     """Image tag of the applied pod template."""
     applied_replicas: pulumi.Output[int]
     """Replicas the Deployment applied; with an HPA, `replicas` once the HPA's applied minReplicas guarantees them."""
+    applied_spec: pulumi.Output[WorkloadSpec | None]
+    """Environment, secret references, cpu and memory of the applied pod template."""
     autoscaler_name: pulumi.Output[str | None]
     """Physical (autonamed) HorizontalPodAutoscaler name, or None when the color has none this run."""
 
@@ -145,6 +148,7 @@ class TwinDeployment(pulumi.ComponentResource):
         applied = deployment.spec.apply(lambda spec: deployment_workload(spec, None))
         self.applied_version = applied.apply(lambda workload: workload.version)
         self.applied_replicas = applied.apply(lambda workload: workload.desired)
+        self.applied_spec = deployment.spec.apply(lambda spec: workload_spec_of(spec, args))
         self.autoscaler_name = pulumi.Output.from_input(None)
         if bounds is not None:
             autoscaler = self._create_autoscaler(name, args, bounds, deployment, child)
@@ -156,6 +160,8 @@ class TwinDeployment(pulumi.ComponentResource):
             "disruption_budget_name": self.disruption_budget_name,
             "applied_version": self.applied_version,
             "applied_replicas": self.applied_replicas,
+            # Not `applied_spec`: a value object for the record (`rollouts.<service>.specs` carries it), which the
+            # engine cannot serialize as a component output.
             "autoscaler_name": self.autoscaler_name,
         })
 
@@ -219,6 +225,32 @@ class TwinDeployment(pulumi.ComponentResource):
                 )
             ],
         )
+
+
+def workload_spec_of(spec, args: TwinDeploymentArgs) -> WorkloadSpec | None:
+    """The workload spec of an applied Deployment's container (typed outputs or camelCase dicts); None when unreadable.
+    cpu and memory are the planned ones when the applied requests are what they render to (millicores do not
+    convert back exactly), else converted back."""
+    template = field_of(spec, "template")
+    containers = field_of(field_of(template, "spec"), "containers") or []
+    if not containers:
+        return None
+    container = containers[0]
+    environment, secrets = {}, {}
+    for item in field_of(container, "env") or []:
+        reference = field_of(field_of(item, "value_from", "valueFrom"), "secret_key_ref", "secretKeyRef")
+        if reference is not None:
+            secrets[field_of(item, "name")] = f"{field_of(reference, 'name')}:{field_of(reference, 'key')}"
+        else:
+            environment[field_of(item, "name")] = field_of(item, "value") or ""
+    requests = dict(field_of(field_of(container, "resources"), "requests") or {})
+    planned = compute_resources(args.cpu, args.memory)["requests"]
+    try:
+        cpu = args.cpu if requests.get("cpu") == planned["cpu"] else round(int(str(requests["cpu"]).rstrip("m")) * 1024 / 1000)
+        memory = args.memory if requests.get("memory") == planned["memory"] else int(str(requests["memory"]).removesuffix("Mi"))
+    except (KeyError, ValueError):
+        return None
+    return WorkloadSpec(cpu, memory, environment, secrets)
 
 
 def _guaranteed(planned: int, applied_spec) -> int | None:

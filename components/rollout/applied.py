@@ -1,11 +1,12 @@
 """The state a run records: the planned one only where the applied resources say it took effect.
 
-The router's weights, each workload's image and desired count come back as the resources' applied
-outputs. A record that claims more than was applied would send the next run forward from a place
+The router's weights, each workload's image, desired count and workload spec come back as the resources'
+applied outputs. A record that claims more than was applied would send the next run forward from a place
 traffic never reached — a promotion of a candidate that never ran, a "stable" version the platform
 refused — so a run records its plan only when every applied value matches it, the previous state
 when the applied values are still the previous ones, and otherwise the previous state with the
-mismatch in its reason (the next run checks it against the live router). Pure: no pulumi.
+mismatch in its reason (the next run checks it against the live router). Whichever it records, each
+color's workload spec is the one its workload applied. Pure: no pulumi.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from components.rollout.model import Color, RolloutState, Weights
+from components.rollout.model import Color, RolloutState, Weights, WorkloadSpec
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class AppliedState:
     """Color -> image tag of its applied task definition / pod template."""
     replicas: Mapping[str, int] = field(default_factory=dict)
     """Color -> applied desired count."""
+    specs: Mapping[str, WorkloadSpec] = field(default_factory=dict)
+    """Color -> the workload spec (environment, secret references, cpu, memory) its workload applied."""
 
 
 def mismatches(state: RolloutState, applied: AppliedState) -> list[str]:
@@ -55,9 +58,13 @@ def recorded_state(planned: RolloutState, previous: RolloutState | None, applied
     """
     wrong = mismatches(planned, applied)
     if not wrong:
-        return planned
-    if previous is None:
-        return planned.with_(reason=f"{planned.reason}; applied differs from the plan: {'; '.join(wrong)}")
-    if not mismatches(previous, applied):
-        return previous.with_(reason=f"not applied ({'; '.join(wrong)}): this step is taken again next run")
-    return previous.with_(reason=f"applied differs from the plan ({'; '.join(wrong)}): the next run checks the live router")
+        recorded = planned
+    elif previous is None:
+        recorded = planned.with_(reason=f"{planned.reason}; applied differs from the plan: {'; '.join(wrong)}")
+    elif not mismatches(previous, applied):
+        recorded = previous.with_(reason=f"not applied ({'; '.join(wrong)}): this step is taken again next run")
+    else:
+        recorded = previous.with_(reason=f"applied differs from the plan ({'; '.join(wrong)}): the next run checks the live router")
+    if not applied.specs:
+        return recorded
+    return recorded.with_(specs={**recorded.specs, **{Color(c): spec for c, spec in applied.specs.items()}})

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping
 
 from components.gates.model import GateResult, GateVerdict
-from components.rollout.model import Color, Completion, InvalidWeights, Phase, RolloutState, Shift, Weights
+from components.rollout.model import Color, Completion, InvalidWeights, Phase, RolloutState, Shift, Weights, WorkloadSpec
 
 
 class CorruptState(ValueError):
@@ -71,6 +71,7 @@ def to_output(state: RolloutState) -> dict[str, Any]:
                       for c in state.completed],
         "evidence": state.evidence,
         "mirrorPercent": state.mirror_percent,
+        "specs": {c.value: spec_out(state.specs[c]) for c in Color if c in state.specs},
     }
 
 
@@ -114,6 +115,7 @@ def from_output(record: Any) -> RolloutState:
         completed=completions(record.get("completed")),
         evidence=str(record.get("evidence") or "none"),
         mirror_percent=_int(record.get("mirrorPercent", 0), "mirrorPercent"),
+        specs=_specs(record.get("specs")),
     )
 
 
@@ -191,6 +193,34 @@ def _shift_out(shift: Shift | None) -> dict[str, Any] | None:
         "verdict": shift.verdict,
         "step": shift.step,
     }
+
+
+def spec_out(spec: WorkloadSpec) -> dict[str, Any]:
+    """One color's spec in the record: secrets are references (ARN / `secret-name:key`), never values."""
+    return {"cpu": spec.cpu, "memory": spec.memory, "environment": dict(sorted(spec.environment.items())),
+            "secrets": dict(sorted(spec.secrets.items()))}
+
+
+def _specs(raw: Any) -> dict[Color, WorkloadSpec]:
+    """Per color the spec it runs. A record written before specs has none: the run then uses the config's
+    spec for every color (`app.color_specs`). A spec that is there must parse."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise CorruptState("specs is not an object")
+    return {c: _spec(raw[c.value], f"specs.{c.value}") for c in Color if raw.get(c.value) is not None}
+
+
+def _spec(raw: Any, key: str) -> WorkloadSpec:
+    if not isinstance(raw, Mapping):
+        raise CorruptState(f"{key} is not an object")
+    maps = {}
+    for name in ("environment", "secrets"):
+        values = raw.get(name) or {}
+        if not isinstance(values, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in values.items()):
+            raise CorruptState(f"{key}.{name} is not an object of strings")
+        maps[name] = dict(values)
+    return WorkloadSpec(_int(raw.get("cpu"), f"{key}.cpu"), _int(raw.get("memory"), f"{key}.memory"), **maps)
 
 
 def _shift(raw: Any) -> Shift | None:

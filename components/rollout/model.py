@@ -5,7 +5,7 @@ Pure: no pulumi, no boto3. Everything here is a frozen value.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Mapping
@@ -162,6 +162,28 @@ class RolloutSpec:
 
 
 @dataclass(frozen=True)
+class WorkloadSpec:
+    """What a color's tasks / pods run besides the image: its pinned workload spec.
+
+    A color keeps the spec it was deployed with while it keeps its version, so a change of `environment`,
+    `secrets`, `cpu` or `memory` reaches traffic with a new version, step by step (`components/app.py`).
+    `secrets` holds references (an ARN, `secret-name:key`), never values."""
+
+    cpu: int
+    memory: int
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    def changes_from(self, other: "WorkloadSpec") -> list[str]:
+        """Names of the fields that differ, in config order.
+
+        >>> WorkloadSpec(256, 512, {"A": "1"}).changes_from(WorkloadSpec(512, 512))
+        ['environment', 'cpu']
+        """
+        return [name for name in ("environment", "secrets", "cpu", "memory") if getattr(self, name) != getattr(other, name)]
+
+
+@dataclass(frozen=True)
 class Shift:
     """The last change of weights and the verdict that justified it (recorded on the router)."""
 
@@ -228,6 +250,9 @@ class RolloutState:
     another stack's completion was required and found, `rollback`, or `none`."""
     mirror_percent: int = 0
     """Share of live requests the router copies to the candidate this run (a shadow phase); 0: no mirror."""
+    specs: Mapping[Color, WorkloadSpec] = field(default_factory=dict)
+    """Color -> the workload spec it runs (pinned: it changes with the color's version, see `app.color_specs`);
+    a color left out has no recorded spec (a record older than specs): the config's spec stands in."""
 
     @property
     def candidate_color(self) -> Color:

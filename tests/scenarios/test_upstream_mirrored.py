@@ -300,19 +300,20 @@ def test_replica_change_during_a_rollout():
 
 def test_spec_and_version_change_in_the_same_run():
     """No direct upstream counterpart: in Argo Rollouts and Flagger every pod-template change is the new
-    revision, so a spec change and a version change are one update (nearest: Argo Rollouts
-    test/e2e/functional_test.go `TestBlueGreenToCanary`, which changes the template and the strategy in one
-    apply). Here `replicas` and `version` change together: the stable color is scaled in place (no image
-    change under traffic), the candidate is deployed at 0 % with the new count, then the canary runs."""
+    revision, so a spec change and a version change are one update and the stable ReplicaSet keeps its
+    template (nearest: Argo Rollouts test/e2e/functional_test.go `TestBlueGreenToCanary`, which changes the
+    template and the strategy in one apply). Here `environment` and `version` change together: the candidate
+    is deployed at 0 % with the new environment, the stable color's task definition and ECS service are not
+    touched in any run while it serves, and the new environment reaches users only through the canary's steps."""
     stack = aws_stack()
-    step(stack, "web", replicas=3, version="2", serves=(100, 0), phase="progressing",
-         changed={"updated": {ecs_of("web", "blue"), ecs_of("web", "green"), rule_of("web")},
-                  "replaced": {task_of("web", "green")}})
-    assert stack.serving("web")["blue"].version == "1" and stack.serving("web")["blue"].capacity == 3
-    assert stack.serving("web")["green"].capacity == 3
+    stable = {key: stack.world.resources[key].inputs for key in (task_of("web", "blue"), ecs_of("web", "blue"))}
+    step(stack, "web", environment={"MODE": "new"}, version="2", serves=(100, 0), phase="progressing", changed=deploys("green"))
+    assert stack.serving("web")["green"].environment == {"MODE": "new"} and stack.serving("web")["blue"].environment == {}
     for weights in [(90, 10), (50, 50)]:
         step(stack, "web", serves=weights, phase="progressing", changed={"updated": {rule_of("web")}})
     step(stack, "web", serves=(0, 100), phase="stable", changed={"updated": {rule_of("web")}})
+    assert {key: stack.world.resources[key].inputs for key in stable} == stable, "the stable color was never updated"
+    assert stack.serving("web")["green"].environment == {"MODE": "new"}
 
 
 # --- failures, lost state, hand edits -----------------------------------------------------------------
