@@ -359,6 +359,9 @@ def _return_to_stable(
     """All traffic back on the stable color in this run; only the router changes now, and the
     candidate keeps its tasks until the scale-down delay has passed."""
     weights = Weights.all_on(state.stable_color)
+    # A candidate already scaled to zero (aborted, then the delay passed) stays at zero: warming it again
+    # would start a version that was refused, for a way back that does not exist.
+    warm = bool(state.replicas.get(state.candidate_color))
     return state.with_(
         phase=phase,
         aborted_by=aborted_by,
@@ -366,7 +369,7 @@ def _return_to_stable(
         step=None,
         weights=weights,
         step_started_at=now,
-        scale_down_at=now + spec.scale_down_delay,
+        scale_down_at=now + spec.scale_down_delay if warm else None,
         inconclusive_runs=0,
         reason=reason,
         last_shift=_shift(state, weights, phase.value if phase is Phase.ABORTED else "rollback"),

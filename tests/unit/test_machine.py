@@ -237,7 +237,10 @@ def test_switching_strategy_mid_rollout_never_skips_past_the_plan():
     assert at_half.weights == Weights(50, 50)
     blue_green = RolloutSpec("2", 2, plan_for("blue-green"))
     state = next_state(at_half, blue_green, ADVANCE, T0 + timedelta(hours=1))
-    assert state.weights.blue + state.weights.green == 100
+    assert state.phase is Phase.PAUSED and state.weights == Weights(50, 50), "the earned share is kept, 100 % waits for approval"
+    assert "waiting for approve: 2" in state.reason
+    approved = next_state(state, replace(blue_green, approve="2"), ADVANCE, T0 + timedelta(hours=2))
+    assert approved.phase is Phase.STABLE and approved.weights == Weights(0, 100)
     red_black = next_state(at_half, RolloutSpec("2", 2, plan_for("red-black")), ADVANCE, T0 + timedelta(hours=1))
     assert red_black.phase is Phase.STABLE and red_black.weights == Weights(0, 100)
 

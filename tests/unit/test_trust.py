@@ -114,7 +114,7 @@ def test_the_candidate_is_verified_before_traffic_moves_onto_it(seen, verdict, w
 def test_a_stable_color_running_something_else_holds_without_aborting():
     state = at_ten_percent()
     found = verify_colors(state, {"blue": ColorWorkload(True, "0.9", 2, True), "green": ColorWorkload(True, "2", 2, True)}, "aws")
-    assert found.verdict is GateVerdict.HOLD and not found.inconclusive and "runs 0.9, not 1" in found.reason
+    assert found.verdict is GateVerdict.HOLD and found.inconclusive is False and "runs 0.9, not 1" in found.reason
 
 
 def test_a_gate_verdict_is_not_softened_by_a_passing_check():
