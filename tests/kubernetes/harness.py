@@ -14,12 +14,21 @@ import yaml
 from rehearsal.engine import RecordedResource, RunResult
 from rehearsal.scenario import Stack
 from rehearsal.world import LiveWorld
+from tests.builders import (
+    AUTOSCALING,
+    BLUE_GREEN,
+    CANARY,
+    KUBERNETES_VERSION,
+    RED_BLACK,
+    ROLLING,
+    kubernetes_config,
+    kubernetes_service,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR_VARIABLE = "CUTOVER_GATEWAY_SCHEMA_DIR"
 """A directory holding HTTPROUTE_CRD_FILE; without it, `../shared/schemas` beside the project's clone."""
 HTTPROUTE_CRD_FILE = "gateway-api-v1.6.1-httproutes-crd.yaml"
-KUBERNETES_VERSION = "1.32"
 START = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -34,32 +43,6 @@ SKIP_AWAIT = "pulumi.com/skipAwait"
 WAIT_FOR = "pulumi.com/waitFor"
 
 
-def service_config(router: str, strategy: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """One `cutover:services.<name>` entry on Kubernetes."""
-    return {
-        "image": "nginxinc/nginx-unprivileged",
-        "version": "1.27",
-        "port": 8080,
-        "replicas": 2,
-        "healthCheckPath": "/healthz",
-        "platform": "kubernetes",
-        "router": router,
-        "host": "api.shop.example.com",
-        "environment": {"LOG_LEVEL": "info"},
-        "secrets": {"DB_PASSWORD": "api-db:password"},
-        "strategy": {"bakeMinutes": 0, "scaleDownDelayMinutes": 30, **strategy},
-        **overrides,
-    }
-
-
-CANARY = {"kind": "canary", "steps": [10, 50, 100]}
-BLUE_GREEN = {"kind": "blue-green"}
-RED_BLACK = {"kind": "red-black"}
-ROLLING = {"kind": "rolling", "maxSurge": "1"}
-
-
-AUTOSCALING = {"minReplicas": 2, "maxReplicas": 6, "targetCpuPercent": 70}
-"""`autoscaling` of the tests: with `replicas: 3`, a running color's HPA floor is 3 (its planned count), not 2."""
 COMBINATIONS = [
     ("gateway", CANARY),
     ("gateway", BLUE_GREEN),
@@ -95,19 +78,6 @@ ACCEPTED = parent(condition("Accepted"), condition("ResolvedRefs"))
 NOT_ALLOWED = parent(condition("Accepted", "False", "NotAllowedByListeners", "no listener allows routes from namespace shop"),
                      condition("ResolvedRefs"))
 BACKEND_MISSING = parent(condition("Accepted"), condition("ResolvedRefs", "False", "BackendNotFound", "service shop/api-green not found"))
-
-
-def stack_config(services: dict[str, dict[str, Any]], version: str = KUBERNETES_VERSION) -> dict[str, Any]:
-    """The `config:` block of a stack file, as the tests pass it to `run_program`."""
-    return {
-        "cutover:kubernetes": {
-            "namespace": "shop",
-            "version": version,
-            "gateway": {"name": "public", "namespace": "gateway-system"},
-            "ingressClass": "nginx",
-        },
-        "cutover:services": services,
-    }
 
 
 class Rollout:
@@ -151,7 +121,7 @@ class Rollout:
 
 def whole_rollout(router: str, strategy: dict, version: str = KUBERNETES_VERSION, **overrides: Any) -> Rollout:
     """First deploy, a new version taken to the end (approved where needed), then the scale-down."""
-    rollout = Rollout(stack_config({"api": service_config(router, strategy, **overrides)}, version))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service(router, strategy, **overrides)}, version))
     rollout.up()
     runs = rollout.stack.roll_out("1.28", [1, 1, 1, 1, 31], approve_from=1)
     assert [run.result.error for run in runs] == [None] * len(runs)

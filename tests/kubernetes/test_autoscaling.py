@@ -3,22 +3,12 @@ rollout's plan, and Deployments that leave `spec.replicas` to it."""
 
 from __future__ import annotations
 
-from tests.kubernetes.harness import (
-    AUTOSCALING,
-    CANARY,
-    DEPLOYMENT,
-    HPA,
-    Rollout,
-    autoscalers,
-    replicas,
-    route_weights,
-    service_config,
-    stack_config,
-)
+from tests.builders import AUTOSCALING, CANARY, kubernetes_config, kubernetes_service
+from tests.kubernetes.harness import DEPLOYMENT, HPA, Rollout, autoscalers, replicas, route_weights
 
 
 def autoscaled_canary() -> Rollout:
-    return Rollout(stack_config({"api": service_config("gateway", CANARY, replicas=3, autoscaling=AUTOSCALING)}))
+    return Rollout(kubernetes_config({"api": kubernetes_service("gateway", CANARY, replicas=3, autoscaling=AUTOSCALING)}))
 
 
 def hpa_targets(run) -> dict[str, str]:

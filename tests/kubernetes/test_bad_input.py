@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from rehearsal.engine import run_program
-from tests.kubernetes.harness import AUTOSCALING, CANARY, ROLLING, START, service_config, stack_config
+from tests.builders import AUTOSCALING, CANARY, ROLLING, kubernetes_config, kubernetes_service
+from tests.kubernetes.harness import START
 
 
 @pytest.mark.parametrize(
@@ -31,16 +32,16 @@ from tests.kubernetes.harness import AUTOSCALING, CANARY, ROLLING, START, servic
     ],
 )
 def test_bad_settings_name_the_key_and_register_nothing(overrides, key, words):
-    service = service_config("gateway", CANARY)
+    service = kubernetes_service("gateway", CANARY)
     service.update(overrides)
-    result = run_program(stack_config({"api": service}), None, now=START)
+    result = run_program(kubernetes_config({"api": service}), None, now=START)
     assert result.error is not None and f"{key}:" in result.error, result.error
     assert words in result.error
     assert result.resources == {}
 
 
 def test_the_gateway_router_needs_a_gateway():
-    config = stack_config({"api": service_config("gateway", CANARY)})
+    config = kubernetes_config({"api": kubernetes_service("gateway", CANARY)})
     del config["cutover:kubernetes"]["gateway"]
     result = run_program(config, None, now=START)
     assert "cutover:services.api.router:" in (result.error or "")
@@ -48,7 +49,7 @@ def test_the_gateway_router_needs_a_gateway():
 
 
 def test_kubernetes_services_need_the_kubernetes_block():
-    config = stack_config({"api": service_config("nginx", CANARY)})
+    config = kubernetes_config({"api": kubernetes_service("nginx", CANARY)})
     del config["cutover:kubernetes"]
     result = run_program(config, None, now=START)
     assert "cutover:services.api.platform:" in (result.error or "")

@@ -5,24 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kubernetes.harness import (
-    ACCEPTED,
-    BACKEND_MISSING,
-    CANARY,
-    HTTPROUTE,
-    NOT_ALLOWED,
-    Rollout,
-    route_weights,
-    service_config,
-    stack_config,
-)
+from tests.builders import CANARY, kubernetes_config, kubernetes_service
+from tests.kubernetes.harness import ACCEPTED, BACKEND_MISSING, HTTPROUTE, NOT_ALLOWED, Rollout, route_weights
 
 ROUTE_KEY = f"{HTTPROUTE}::api-gateway-route"
 
 
 def mid_canary() -> Rollout:
     """A gateway canary at its first step (90/10), the Gateway having accepted the route so far."""
-    rollout = Rollout(stack_config({"api": service_config("gateway", CANARY)}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", CANARY)}))
     rollout.up()
     rollout.up(version="1.28")
     rollout.stack.world.edit(ROUTE_KEY, status={"parents": [ACCEPTED]})

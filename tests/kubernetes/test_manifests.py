@@ -7,20 +7,17 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
+from tests.builders import CANARY, KUBERNETES_VERSION, kubernetes_config, kubernetes_service
 from tests.kubernetes.harness import (
-    CANARY,
     COMBINATIONS,
     DEPLOYMENT,
     HPA,
     HTTPROUTE,
-    KUBERNETES_VERSION,
     PDB,
     Rollout,
     httproute_schema,
     kubernetes_objects,
     manifest,
-    service_config,
-    stack_config,
     whole_rollout_runs,
 )
 
@@ -67,7 +64,7 @@ def test_every_manifest_of_a_whole_rollout_is_valid(router, strategy, autoscaled
 
 @pytest.mark.parametrize("version", ["1.27", "1.29", "1.37"], ids=["before preStop sleep existed", "the last without it", "newest schema"])
 def test_manifests_fit_other_kubernetes_versions(version):
-    rollout = Rollout(stack_config({"api": service_config("nginx", CANARY)}, version))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("nginx", CANARY)}, version))
     run = rollout.up()
     for resource in kubernetes_objects(run):
         assert_valid(manifest(resource), version)
@@ -80,7 +77,7 @@ def test_manifests_fit_other_kubernetes_versions(version):
 )
 def test_the_httproute_schema_rejects_a_broken_backend_ref(path, value):
     """The schema check has teeth, so the validation above means something."""
-    rollout = Rollout(stack_config({"api": service_config("gateway", CANARY)}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", CANARY)}))
     route = manifest(rollout.up().of_type(HTTPROUTE)[0])
     route["spec"]["rules"][0]["backendRefs"][0][path[0]] = value
     with pytest.raises(jsonschema.ValidationError):
@@ -88,7 +85,7 @@ def test_the_httproute_schema_rejects_a_broken_backend_ref(path, value):
 
 
 def test_deployments_are_hardened_probed_and_roll_with_zero_unavailable():
-    run = Rollout(stack_config({"api": service_config("gateway", CANARY)})).up()
+    run = Rollout(kubernetes_config({"api": kubernetes_service("gateway", CANARY)})).up()
     for deployment in run.of_type(DEPLOYMENT):
         spec = deployment.inputs["spec"]
         pod = spec["template"]["spec"]
@@ -109,7 +106,7 @@ def test_deployments_are_hardened_probed_and_roll_with_zero_unavailable():
 
 
 def test_every_color_has_a_disruption_budget_selecting_its_pods():
-    run = Rollout(stack_config({"api": service_config("gateway", CANARY)})).up()
+    run = Rollout(kubernetes_config({"api": kubernetes_service("gateway", CANARY)})).up()
     budgets = {b.inputs["spec"]["selector"]["matchLabels"]["color"]: b.inputs["spec"] for b in run.of_type(PDB)}
     assert set(budgets) == {"blue", "green"}
     for color, spec in budgets.items():
@@ -127,7 +124,7 @@ def test_migration_jobs_are_valid_hardened_and_never_retried_or_collected(versio
     """Every manifest of a migrating rollout (expand and contract Jobs included) is valid; the Jobs run once
     (backoffLimit 0, restartPolicy Never), bounded, hardened like the Deployments, and are not deleted by the
     TTL controller before the next run reads their outcome (components/kubernetes/migration_job.py)."""
-    rollout = Rollout(stack_config({"api": service_config("nginx", {**CANARY, "scaleDownDelayMinutes": 0}, hooks=MIGRATIONS)}, version))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("nginx", {**CANARY, "scaleDownDelayMinutes": 0}, hooks=MIGRATIONS)}, version))
     rollout.up()
     rollout.up(version="1.28")
     for _ in range(4):

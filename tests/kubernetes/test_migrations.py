@@ -10,17 +10,8 @@ import pytest
 
 from rehearsal.scenario import Stack
 from rehearsal.world import JOB
-from tests.kubernetes.harness import (
-    BLUE_GREEN,
-    CANARY,
-    HTTPROUTE,
-    INGRESS,
-    RED_BLACK,
-    SERVICE,
-    only,
-    service_config,
-    stack_config,
-)
+from tests.builders import BLUE_GREEN, CANARY, RED_BLACK, kubernetes_config, kubernetes_service
+from tests.kubernetes.harness import HTTPROUTE, INGRESS, SERVICE, only
 from tests.scenarios.safety import share_of, weights
 
 MIGRATIONS = {"migrations": {"expand": {"command": ["./manage.py", "migrate", "--expand"]},
@@ -29,7 +20,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 def migrating(router: str = "gateway", strategy: dict = CANARY, delay: int = 10, **extra) -> Stack:
-    stack = Stack(stack_config({"api": service_config(router, {**strategy, "scaleDownDelayMinutes": delay}, hooks=MIGRATIONS, **extra)}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service(router, {**strategy, "scaleDownDelayMinutes": delay}, hooks=MIGRATIONS, **extra)}))
     assert stack.up().result.error is None
     assert stack.world.job_runs == [], "a first deploy has nothing to migrate"
     return stack

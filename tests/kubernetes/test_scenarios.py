@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
+from tests.builders import BLUE_GREEN, CANARY, ROLLING, kubernetes_config, kubernetes_service
 from tests.kubernetes.harness import (
-    BLUE_GREEN,
-    CANARY,
     CANARY_WEIGHT,
     DEPLOYMENT,
     HTTPROUTE,
     INGRESS,
-    ROLLING,
     SERVICE,
     Rollout,
     only,
     replicas,
     route_weights,
     selector_color,
-    service_config,
-    stack_config,
 )
 
 
 def started(router: str, strategy: dict) -> Rollout:
-    rollout = Rollout(stack_config({"api": service_config(router, strategy)}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service(router, strategy)}))
     rollout.up()
     return rollout
 

@@ -13,11 +13,11 @@ import kubernetes_validate
 import pytest
 
 from components.config import CutoverConfigError, load_config
+from tests.builders import KUBERNETES_VERSION, kubernetes_config, kubernetes_service
 from tests.kubernetes.harness import (
     DEPLOYMENT,
     HTTPROUTE,
     INGRESS,
-    KUBERNETES_VERSION,
     Rollout,
     httproute_schema,
     kubernetes_objects,
@@ -25,8 +25,6 @@ from tests.kubernetes.harness import (
     only,
     replicas,
     route_weights,
-    service_config,
-    stack_config,
 )
 from tests.servers import _QuietHandler, http_server
 
@@ -81,7 +79,7 @@ def green_service_name(run) -> str:
 
 def config_error(strategy: dict, **overrides) -> str:
     with pytest.raises(CutoverConfigError) as caught:
-        load_config({"services": {"api": service_config(overrides.pop("router", "gateway"), strategy, **overrides)},
+        load_config({"services": {"api": kubernetes_service(overrides.pop("router", "gateway"), strategy, **overrides)},
                      "kubernetes": {"namespace": "shop", "gateway": {"name": "public", "namespace": "gw"}}})
     return str(caught.value)
 
@@ -108,7 +106,7 @@ def test_config_refuses_what_cannot_shadow(strategy, overrides, expected):
 
 
 def test_config_defaults_mirror_every_request_of_the_idempotent_methods():
-    strategy = load_config({"services": {"api": service_config("gateway", shadow())},
+    strategy = load_config({"services": {"api": kubernetes_service("gateway", shadow())},
                             "kubernetes": {"namespace": "shop", "gateway": {"name": "p", "namespace": "gw"}}}).services["api"].strategy
     assert strategy.mirror_percent == 100 and [m.value for m in strategy.mirror_methods] == ["GET", "HEAD"]
 
@@ -116,7 +114,7 @@ def test_config_defaults_mirror_every_request_of_the_idempotent_methods():
 # --- routers: manifests with the mirror, validated --------------------------------------------------------
 
 def test_gateway_mirrors_only_the_listed_methods_and_the_route_validates():
-    rollout = Rollout(stack_config({"api": service_config("gateway", shadow(mirrorPercent=25))}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(mirrorPercent=25))}))
     rollout.up()
     run = rollout.up(version="1.28")
     route = manifest(only(run, HTTPROUTE, "-route"))
@@ -132,7 +130,7 @@ def test_gateway_mirrors_only_the_listed_methods_and_the_route_validates():
 
 
 def test_gateway_with_every_method_listed_mirrors_on_the_one_rule():
-    rollout = Rollout(stack_config({"api": service_config("gateway", shadow(mirrorMethods=ALL_METHODS))}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(mirrorMethods=ALL_METHODS))}))
     rollout.up()
     route = manifest(only(rollout.up(version="1.28"), HTTPROUTE, "-route"))
     jsonschema.validate(route, httproute_schema())
@@ -141,7 +139,7 @@ def test_gateway_with_every_method_listed_mirrors_on_the_one_rule():
 
 def test_the_httproute_schema_rejects_a_broken_mirror():
     """The schema check has teeth for the filter too."""
-    rollout = Rollout(stack_config({"api": service_config("gateway", shadow())}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow())}))
     rollout.up()
     route = manifest(only(rollout.up(version="1.28"), HTTPROUTE, "-route"))
     for broken in ({"percent": 101}, {"ratio": 0.5}):
@@ -156,7 +154,7 @@ def test_the_httproute_schema_rejects_a_broken_mirror():
 
 
 def test_nginx_mirrors_through_the_main_ingress_and_every_manifest_validates():
-    rollout = Rollout(stack_config({"api": service_config("nginx", shadow(mirrorMethods=ALL_METHODS))}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("nginx", shadow(mirrorMethods=ALL_METHODS))}))
     rollout.up()
     run = rollout.up(version="1.28")
     for resource in kubernetes_objects(run):
@@ -175,7 +173,7 @@ def test_nginx_mirrors_through_the_main_ingress_and_every_manifest_validates():
 
 def test_shadow_then_canary_bakes_on_mirrored_traffic_is_judged_against_stable_then_follows_the_steps():
     with fake_prometheus({"green": 0.01, "blue": 0.01}, {"green": 0.12, "blue": 0.1}) as url:
-        rollout = Rollout(stack_config({"api": service_config("gateway", shadow(bakeMinutes=30, analysis=analysed(url)))}))
+        rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(bakeMinutes=30, analysis=analysed(url)))}))
         rollout.up()
         deployed = rollout.up(version="1.28")
         assert route_weights(deployed) == {"blue": 100, "green": 0} and len(mirror_filters(deployed)) == 1
@@ -194,7 +192,7 @@ def test_shadow_then_canary_bakes_on_mirrored_traffic_is_judged_against_stable_t
 
 
 def test_shadow_then_blue_green_waits_for_approval_then_switches_and_stops_mirroring():
-    rollout = Rollout(stack_config({"api": service_config("gateway", shadow(then="blue-green", bakeMinutes=30))}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(then="blue-green", bakeMinutes=30))}))
     rollout.up()
     rollout.up(version="1.28")
     assert rollout.record()["phase"] == "paused" and rollout.record()["mirrorPercent"] == 100
@@ -207,7 +205,7 @@ def test_shadow_then_blue_green_waits_for_approval_then_switches_and_stops_mirro
 
 
 def test_approval_inside_the_shadow_phase_still_waits_for_the_bake():
-    rollout = Rollout(stack_config({"api": service_config("gateway", shadow(then="blue-green", bakeMinutes=30))}))
+    rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(then="blue-green", bakeMinutes=30))}))
     rollout.up()
     rollout.up(version="1.28", approve="1.28")
     early = rollout.up(minutes=5)
@@ -217,7 +215,7 @@ def test_approval_inside_the_shadow_phase_still_waits_for_the_bake():
 
 def test_a_candidate_failing_against_stable_in_the_shadow_phase_aborts_and_the_mirror_goes():
     with fake_prometheus({"green": 0.2, "blue": 0.01}, {"green": 0.1, "blue": 0.1}) as url:
-        rollout = Rollout(stack_config({"api": service_config("gateway", shadow(bakeMinutes=30, analysis=analysed(url)))}))
+        rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(bakeMinutes=30, analysis=analysed(url)))}))
         rollout.up()
         rollout.up(version="1.28")
         before = replicas(rollout.last)
@@ -234,7 +232,7 @@ def test_a_candidate_failing_against_stable_in_the_shadow_phase_aborts_and_the_m
 
 def test_stable_failing_as_well_holds_instead_of_blaming_the_candidate():
     with fake_prometheus({"green": 0.2, "blue": 0.25}, {"green": 0.1, "blue": 0.1}) as url:
-        rollout = Rollout(stack_config({"api": service_config("gateway", shadow(bakeMinutes=0, analysis=analysed(url)))}))
+        rollout = Rollout(kubernetes_config({"api": kubernetes_service("gateway", shadow(bakeMinutes=0, analysis=analysed(url)))}))
         rollout.up()
         rollout.up(version="1.28")
         held = rollout.up(minutes=5)

@@ -14,8 +14,7 @@ from moto import mock_aws
 from rehearsal.moto_backend import MotoAws, MotoBackedMocks
 from rehearsal.scenario import Stack
 from rehearsal.traffic import inside_first_counted_minute, put_candidate_traffic, set_alarm
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import service_config, stack_config
+from tests.builders import aws_config, kubernetes_config, kubernetes_service, service
 from tests.servers import PROMETHEUS_MISSING, ServerDidNotStart, prometheus_binary, prometheus_scraping
 
 ANALYSIS = {"maxErrorRate": 0.05, "maxLatencyMs": 800, "minRequests": 100, "alarms": ["web-5xx"], "maxInconclusiveRuns": 3}
@@ -93,7 +92,7 @@ def prometheus_stack(url: str) -> Stack:
     """Service `api` on Kubernetes (Gateway API canary 10/50/100, no bake) gated by the Prometheus at `url`,
     first deployed at 1.27. Its runs happen now (`up_now`): Prometheus answers for the present only."""
     analysis = {**PROMETHEUS_ANALYSIS, "prometheus": {"url": url, **PROMETHEUS_QUERIES}}
-    config = stack_config({"api": service_config("gateway", {"kind": "canary", "steps": [10, 50, 100], "analysis": analysis})})
+    config = kubernetes_config({"api": kubernetes_service("gateway", {"kind": "canary", "steps": [10, 50, 100], "analysis": analysis})})
     stack = Stack(config, start=datetime.now(timezone.utc) - timedelta(hours=1))
     assert up_now(stack).result.error is None
     return stack

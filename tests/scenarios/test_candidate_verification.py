@@ -16,8 +16,7 @@ from moto import mock_aws
 from components.live.workloads import ecs_workload
 from components.rollout.live import image_tag
 from rehearsal.scenario import Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import CANARY, service_config, stack_config
+from tests.builders import CANARY, aws_config, kubernetes_config, kubernetes_service, service
 from tests.scenarios.safety import share_of, weights
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment::api-green-deployment"
@@ -64,7 +63,7 @@ def test_a_rolling_update_the_platform_rolled_back_is_not_recorded_as_stable_and
 
 
 def test_a_kubernetes_candidate_rolled_back_by_hand_is_aborted():
-    stack = Stack(stack_config({"api": service_config("gateway", CANARY)}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("gateway", CANARY)}))
     stack.up()
     stack.set("cutover:services.api.version", "1.28")
     stack.up()

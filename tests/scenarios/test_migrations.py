@@ -7,8 +7,7 @@ provider's own ECS run/wait logic is tested against moto and Stubber in tests/ga
 from __future__ import annotations
 
 from rehearsal.scenario import Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import CANARY, service_config, stack_config
+from tests.builders import CANARY, aws_config, kubernetes_config, kubernetes_service, service
 from tests.scenarios.safety import share_of, weights
 
 DYNAMIC = "pulumi-python:dynamic:Resource"
@@ -136,7 +135,7 @@ def test_a_preview_runs_no_migration():
 
 
 def test_migrations_are_refused_with_rolling_and_accepted_on_kubernetes():
-    kube = Stack(stack_config({"api": service_config("gateway", CANARY, hooks=MIGRATIONS)})).up()
+    kube = Stack(kubernetes_config({"api": kubernetes_service("gateway", CANARY, hooks=MIGRATIONS)})).up()
     assert kube.result.error is None, "Kubernetes runs them as Jobs: tests/kubernetes/test_migrations.py"
     rolling = Stack(aws_config({"web": {**service("rolling"), "hooks": MIGRATIONS}})).up()
     assert rolling.result.refused and "cutover:services.web.hooks.migrations: rolling replaces tasks in place" in rolling.result.error

@@ -12,8 +12,7 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 from rehearsal.scenario import Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import CANARY, service_config, stack_config
+from tests.builders import CANARY, aws_config, kubernetes_config, kubernetes_service, service
 from tests.scenarios.safety import share_of, weights
 from tests.servers import closed_port_url, http_server
 
@@ -149,7 +148,7 @@ def test_a_blue_green_switch_with_passing_smoke_checks_moves_all_traffic(candida
 def test_a_kubernetes_canary_is_checked_through_its_preview_service(candidate):
     handler, target = candidate
     handler.version = "1.28"
-    stack = Stack(stack_config({"api": service_config("gateway", CANARY, hooks=SMOKE)}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("gateway", CANARY, hooks=SMOKE)}))
     first = stack.up()
     preview = first.result.outputs["endpoints"]["api"]["previewUrl"]
     assert preview.startswith("http://") and preview.endswith(".shop.svc.cluster.local")

@@ -10,8 +10,16 @@ from __future__ import annotations
 import kubernetes_validate
 
 from rehearsal.scenario import Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import BLUE_GREEN, CANARY, INGRESS, KUBERNETES_VERSION, SERVICE, manifest, service_config, stack_config
+from tests.builders import (
+    BLUE_GREEN,
+    CANARY,
+    KUBERNETES_VERSION,
+    aws_config,
+    kubernetes_config,
+    kubernetes_service,
+    service,
+)
+from tests.kubernetes.harness import INGRESS, SERVICE, manifest
 
 RULE = "aws:lb/listenerRule:ListenerRule"
 TARGET_GROUP = "aws:lb/targetGroup:TargetGroup"
@@ -71,7 +79,7 @@ def test_turning_sticky_sessions_on_mid_rollout_updates_the_rule_and_target_grou
 
 
 def test_nginx_canary_ingresses_both_carry_cookie_affinity_and_the_canary_stays_sticky():
-    stack = Stack(stack_config({"api": service_config("nginx", CANARY, stickySessions={"durationSeconds": 1800})}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("nginx", CANARY, stickySessions={"durationSeconds": 1800})}))
     stack.up()
     stack.set("cutover:services.api.version", "1.28")
     stack.up()
@@ -87,14 +95,14 @@ def test_nginx_canary_ingresses_both_carry_cookie_affinity_and_the_canary_stays_
 
 
 def test_nginx_without_sticky_sessions_carries_no_affinity():
-    stack = Stack(stack_config({"api": service_config("nginx", CANARY)}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("nginx", CANARY)}))
     run = stack.up()
     for ingress in run.result.of_type(INGRESS):
         assert AFFINITY not in ingress.inputs["metadata"]["annotations"]
 
 
 def test_the_service_router_keeps_client_ip_affinity_on_its_stable_service_only():
-    stack = Stack(stack_config({"api": service_config("service", BLUE_GREEN, stickySessions={"durationSeconds": 600})}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("service", BLUE_GREEN, stickySessions={"durationSeconds": 600})}))
     run = stack.up()
     services = {r.name: r for r in run.result.of_type(SERVICE)}
     stable = services["api-switch-stable"]

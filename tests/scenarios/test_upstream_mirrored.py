@@ -16,8 +16,7 @@ import copy
 import pytest
 
 from rehearsal.scenario import Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import BLUE_GREEN, CANARY, service_config, stack_config
+from tests.builders import BLUE_GREEN, CANARY, aws_config, kubernetes_config, kubernetes_service, service
 from tests.scenarios.gated import ANALYSIS
 from tests.scenarios.mirrored import (
     decision_of,
@@ -58,7 +57,7 @@ def aws_stack(router: str = "alb", kind: str = "canary", **strategy) -> Stack:
 
 
 def kubernetes_stack(strategy: dict) -> Stack:
-    stack = Stack(stack_config({"api": service_config("gateway", strategy)}))
+    stack = Stack(kubernetes_config({"api": kubernetes_service("gateway", strategy)}))
     first_deploy(stack, "api")
     return stack
 

@@ -19,8 +19,8 @@ from components.rollout.codec import CorruptState, from_output, to_output
 from components.rollout.machine import first_deploy
 from components.rollout.model import Color, Phase, RolloutSpec, Weights, WorkloadSpec, plan_for
 from rehearsal.scenario import Run, Stack
-from tests.builders import aws_config, service
-from tests.kubernetes.harness import CANARY, START, service_config, stack_config
+from tests.builders import CANARY, aws_config, kubernetes_config, kubernetes_service, service
+from tests.kubernetes.harness import START
 from tests.scenarios.mirrored import deployment_of
 from tests.scenarios.safety import capacity_where_traffic, ecs_of, images_changed_under_traffic, task_of, weights
 
@@ -53,7 +53,7 @@ def _aws(router: str) -> Platform:
 
 def _kubernetes() -> Platform:
     def config() -> dict[str, Any]:
-        return stack_config({"api": service_config("gateway", CANARY, environment=dict(OLD))})
+        return kubernetes_config({"api": kubernetes_service("gateway", CANARY, environment=dict(OLD))})
 
     return Platform("api", config, ("1.27", "1.28"), lambda color: (deployment_of("api", color),), START)
 
