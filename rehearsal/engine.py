@@ -10,6 +10,7 @@ reset between runs and `_sync_await` to drive a run to completion.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ from typing import Any, Callable, Mapping
 
 import grpc
 import pulumi
+from pulumi.output import contains_unknowns
 from pulumi.runtime import settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_in_stack
@@ -148,6 +150,8 @@ class RunResult:
     ignore_changes: dict[str, frozenset[str]] = field(default_factory=dict)
     """Resource key -> properties registered with `ignore_changes` (the engine does not send their changes)."""
     """Key -> keys of the resources and components it was registered to depend on."""
+    parents: dict[str, str | None] = field(default_factory=dict)
+    """Key -> key of the component it was registered under (None: the stack itself)."""
     reads: list[str] = field(default_factory=list)
     """Provider reads the program made before deciding: invoke tokens and `get`s (`type id`)."""
     logs: list[str] = field(default_factory=list)
@@ -270,11 +274,13 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
         self.ignore_changes: dict[str, frozenset[str]] = {}
+        self.parents: dict[str, str | None] = {}
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         key = _key_of_urn(self.make_urn(request.parent, request.type, request.name))
         self.dependencies[key] = {_key_of_urn(urn) for urn in request.dependencies}
+        self.parents[key] = _key_of_urn(request.parent) if request.parent else None
         if request.ignoreChanges:
             self.ignore_changes[key] = frozenset(request.ignoreChanges)
         return response
@@ -307,12 +313,14 @@ def run_program(
     mocks_factory: Callable[[Mapping[str, Any] | None, str], RecordingMocks] | None = None,
     world: LiveWorld | None = None,
     faults: Faults | None = None,
+    program: Callable[[], object] | None = None,
 ) -> RunResult:
     """One `pulumi up` (or `preview`) of `__main__.py` under the mock engine.
 
     `config` maps full keys (`cutover:services`, `aws:region`) to plain values;
     objects are passed as JSON strings, as the CLI does. Provider reads are answered
     from `world` (the cloud before this run); the caller commits what the run applied.
+    `program` replaces `__main__.py` (the benchmark's bare-SDK baseline runs under the same mocks).
     """
     region = str(config.get("aws:region", "us-east-1"))
     mocks = (mocks_factory or RecordingMocks)(previous_outputs, region)
@@ -332,17 +340,21 @@ def run_program(
     # set_mocks registers a root stack of its own; the run creates the real one, as the engine does.
     settings.ROOT.set(None)
     saved_env = {k: os.environ.get(k) for k in ["CUTOVER_NOW", *(environment or {})]}
+    collector_was_on = gc.isenabled()  # the program switches it off for its process (components/program.py)
     os.environ["CUTOVER_NOW"] = now.isoformat()
     os.environ.update(environment or {})
     result = RunResult()
     stacks = []
     try:
 
-        def program() -> None:
+        def body() -> None:
             stacks.append(settings.get_root_resource())  # the run's Stack lives in the run's own context
-            runpy.run_path(str(PROGRAM), run_name="__main__")
+            if program is not None:
+                program()
+            else:
+                runpy.run_path(str(PROGRAM), run_name="__main__")
 
-        _sync_await(run_in_stack(program))
+        _sync_await(run_in_stack(body))
     except pulumi.RunError as err:
         result.error = str(err)
     except Exception as err:  # noqa: BLE001 - a failed resource fails the run, as `pulumi up` reports it
@@ -350,6 +362,8 @@ def run_program(
         if not mocks.faults.stop_on_failure:
             _finish_independent_registrations()
     finally:
+        if collector_was_on:
+            gc.enable()
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -364,6 +378,7 @@ def run_program(
     result.applied = [k for k in mocks.order if k not in mocks.skipped]
     result.dependencies = dict(monitor.dependencies)
     result.ignore_changes = dict(monitor.ignore_changes)
+    result.parents = dict(monitor.parents)
     result.reads = list(mocks.reads)
     result.logs = list(logs.lines)
     return result
@@ -429,10 +444,40 @@ def _resolve_exports(raw: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
     outputs = {}
     for key, value in raw.items():
         try:
-            outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
+            outputs[key] = _sync_await(_plain_export(value))
         except Exception:  # noqa: BLE001 - an export that waits on a failed resource never resolves
             return {}, False
     return outputs, True
+
+
+class _Unknown(Exception):
+    """Some part of an export is unknown (a preview)."""
+
+
+async def _plain_export(value: Any) -> Any:
+    """What `Output.from_input(value).future()` gives — the export deeply resolved, None when any part of it is
+    unknown — without the Output per nested value that `from_input` creates (the engine serializes an export
+    by awaiting its outputs, as this does)."""
+    try:
+        return await _awaited(value)
+    except _Unknown:
+        return None
+
+
+async def _awaited(value: Any) -> Any:
+    if isinstance(value, pulumi.Output):
+        if not await value.is_known():
+            raise _Unknown
+        inner = await value.future(with_unknowns=True)
+        if contains_unknowns(inner):
+            raise _Unknown
+        return await _awaited(inner)
+    if isinstance(value, dict):
+        return {k: await _awaited(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [await _awaited(v) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    return value
 
 
 def _cli_version_check(cli_version: str) -> Callable[[Any], None]:

@@ -18,6 +18,7 @@ from components.aws.mirror_proxy import PROXY_PORT, MirrorProxy, MirrorProxyArgs
 from components.aws.mirror_proxy_config import HEALTH_PATH as PROXY_HEALTH_PATH, MIRROR_COLOR
 from components.config import AutoscalingConfig
 from components.gates.migration_verdict import MigrationPlan
+from components.outputs import resolved
 from components.recording import exported_record, router_record
 from components.rollout.decision import TAG_PREFIX
 
@@ -449,7 +450,7 @@ class AwsService(pulumi.ComponentResource):
 
     def _endpoints(self, url, preview_url, load_balancer_arns, listener_rule_arn, services, decision_parameter=None,
                    load_balancer_dns_name=None, mirror_target_group_arn=None) -> pulumi.Output[dict]:
-        return pulumi.Output.from_input(
+        return resolved(
             {
                 "url": url,
                 "previewUrl": preview_url,

@@ -75,10 +75,10 @@ class WeightedListenerRule(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(opts.depends_on or []) if opts else []),
         )
         self.rule_arn = rule.arn
-        # The proxy's share counts for the color it answers from (a mirrored stable keeps its 100 %).
-        self.applied_weights = pulumi.Output.all(rule.actions, *[arn for _, arn, _ in groups]).apply(
-            lambda values: _weights_by_color(values[0], [(color, arn) for (color, _, _), arn in zip(groups, values[1:])], colors)
-        )
+        # The proxy's share counts for the color it answers from (a mirrored stable keeps its 100 %). The applied
+        # actions are read in a nested apply: `Output.all` would unwrap them value by value, one Output object each.
+        self.applied_weights = pulumi.Output.all(*[arn for _, arn, _ in groups]).apply(lambda arns: rule.actions.apply(
+            lambda actions: _weights_by_color(actions, [(color, arn) for (color, _, _), arn in zip(groups, arns)], colors)))
         self.register_outputs({"rule_arn": self.rule_arn, "applied_weights": self.applied_weights})
 
 

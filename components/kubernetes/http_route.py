@@ -142,7 +142,7 @@ class WeightedHttpRoute(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(
                 namespace=args.namespace,
                 labels={APP_LABEL: args.service},
-                annotations=pulumi.Output.from_input(args.decision).apply(lambda record: {**record, **ROUTE_ANNOTATIONS}),
+                annotations=_route_annotations(args.decision),
             ),
             spec={
                 "parentRefs": [
@@ -178,9 +178,9 @@ class WeightedHttpRoute(pulumi.ComponentResource):
             self.preview_url = cluster_url(preview, args.namespace)
         self.route_name = route.metadata.apply(lambda m: field_of(m, "name"))
         self.color_service_names = pulumi.Output.all(**names)
-        self.applied_weights = pulumi.Output.all(route.spec, self.color_service_names).apply(
-            lambda values: backend_ref_weights(values[0], {n: c for c, n in values[1].items()})
-        )
+        # Nested applies, not `Output.all(route.spec, ...)`: `all` would unwrap the whole spec, one Output per value.
+        self.applied_weights = self.color_service_names.apply(lambda by_color: route.spec.apply(
+            lambda spec: backend_ref_weights(spec, {n: c for c, n in by_color.items()})))
         self.register_outputs(
             {
                 "applied_weights": self.applied_weights,
@@ -189,3 +189,11 @@ class WeightedHttpRoute(pulumi.ComponentResource):
                 "preview_url": self.preview_url,
             }
         )
+
+
+def _route_annotations(decision: pulumi.Input[dict[str, str]]) -> pulumi.Input[dict[str, str]]:
+    """The decision record with the route's pulumi.com/* annotations. Applied directly, not through
+    `Output.from_input`, which would unwrap the record value by value (one Output object per field)."""
+    if isinstance(decision, pulumi.Output):
+        return decision.apply(lambda record: {**record, **ROUTE_ANNOTATIONS})
+    return {**decision, **ROUTE_ANNOTATIONS}

@@ -14,6 +14,7 @@ from components.kubernetes.migration_job import MigrationJobArgs, job_record, jo
 from components.kubernetes.nginx_canary import NginxCanary, NginxCanaryArgs
 from components.kubernetes.service_switch import ServiceSwitch, ServiceSwitchArgs
 from components.kubernetes.twin_deployment import TwinDeployment, TwinDeploymentArgs
+from components.outputs import resolved
 from components.recording import exported_record, router_record
 from components.rollout.decision import ANNOTATION_PREFIX
 
@@ -187,7 +188,7 @@ class KubernetesService(pulumi.ComponentResource):
         self._create_expand(name, twins)
         self._create_contract(name, twins)
         self.record = exported_record(args.decision, self.applied_weights, twins)
-        self.endpoints = pulumi.Output.from_input(
+        self.endpoints = resolved(
             {
                 "namespace": args.namespace,
                 "router": args.router,

@@ -9,8 +9,10 @@ rule by the service's priority — and the Route53 router's record by its fixed 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import sys
 from typing import Any, Callable, Mapping
 
 import pulumi_aws as aws
@@ -30,14 +32,28 @@ class ReadFailed(Exception):
     """A provider read failed for another reason than "not found"."""
 
 
-def read(call: Callable[..., Any], **arguments: Any) -> Any:
-    """One data-source invoke: its result, None when the object does not exist, ReadFailed otherwise."""
-    try:
-        return call(**arguments)
-    except Exception as err:  # noqa: BLE001 - provider errors arrive as plain exceptions
-        if NOT_FOUND.search(str(err)):
+async def read(call: Callable[..., Any], **arguments: Any) -> Any:
+    """One data-source invoke: its result, None when the object does not exist, ReadFailed otherwise.
+
+    `call` names the pulumi-aws data source (`aws.lb.get_listener_rule`); its output form
+    (`get_listener_rule_output`) runs it, so that the reads of every service are in flight together and the
+    program waits for all of them once (`read_live`). The plain form waits for each read by pumping the event
+    loop from inside the program, at a cost that grows with every read made before it in the run."""
+    output_form = getattr(sys.modules[call.__module__], f"{call.__name__}_output")
+    # `recover` turns a failed read into a value: a failed output left behind would fail the update at its end.
+    result = await output_form(**arguments).recover(_Failed).future()
+    if isinstance(result, _Failed):
+        if NOT_FOUND.search(str(result.error)):
             return None
-        raise ReadFailed(f"{getattr(call, '__name__', 'invoke')}: {err}") from None
+        raise ReadFailed(f"{getattr(call, '__name__', 'invoke')}: {result.error}")
+    return result
+
+
+class _Failed:
+    """What a failed invoke resolves to inside `read`."""
+
+    def __init__(self, error: Exception):
+        self.error = error
 
 
 class AwsLiveReader:
@@ -47,16 +63,16 @@ class AwsLiveReader:
         self.stack_id = stack_id
         self.project = project
         self.stack = stack
-        self._shared_listener: dict[int, str | None] = {}
+        self._shared_listener: dict[int, asyncio.Future[str | None]] = {}
 
-    def observe(self, name: str, *, router: str, endpoints: Mapping[str, Any], priority: int, https: bool,
-                zone_id: str | None, record_name: str | None) -> LiveService:
+    async def observe(self, name: str, *, router: str, endpoints: Mapping[str, Any], priority: int, https: bool,
+                      zone_id: str | None, record_name: str | None) -> LiveService:
         try:
             if router == "route53" or endpoints.get("decisionParameter"):
-                found = self._route53(name, endpoints, zone_id, record_name)
+                found = await self._route53(name, endpoints, zone_id, record_name)
             else:
-                found = self._alb(name, endpoints, priority, https)
-            colors = self._colors(name, endpoints)
+                found = await self._alb(name, endpoints, priority, https)
+            colors = await self._colors(name, endpoints)
         except ReadFailed as err:
             return LiveService(LiveRouter(found=False, problem=str(err), where=f"{name}'s router"))
         return LiveService(found, colors)
@@ -66,13 +82,13 @@ class AwsLiveReader:
 
     # --- routers ------------------------------------------------------------------------------
 
-    def _alb(self, name: str, endpoints: Mapping[str, Any], priority: int, https: bool) -> LiveRouter:
+    async def _alb(self, name: str, endpoints: Mapping[str, Any], priority: int, https: bool) -> LiveRouter:
         arn = endpoints.get("listenerRuleArn")
         if arn:
-            rule = read(aws.lb.get_listener_rule, arn=arn)
+            rule = await read(aws.lb.get_listener_rule, arn=arn)
         else:
-            listener = self._listener(443 if https else 80)
-            rule = read(aws.lb.get_listener_rule, listener_arn=listener, priority=priority) if listener else None
+            listener = await self._listener(443 if https else 80)
+            rule = await read(aws.lb.get_listener_rule, listener_arn=listener, priority=priority) if listener else None
         if rule is None:
             return LiveRouter(found=False, where=f"listener rule of {name}")
         where = f"listener rule {field_of(rule, 'arn')}"
@@ -82,7 +98,7 @@ class AwsLiveReader:
             for forward in field_of(action, "forwards") or []:
                 for group in field_of(forward, "target_groups", "targetGroups") or []:
                     arn = field_of(group, "arn")
-                    color = color_of.get(arn) or self._color_of_target_group(arn)
+                    color = color_of.get(arn) or await self._color_of_target_group(arn)
                     if color in (*COLORS, MIRROR_COLOR):
                         weights[color] = weights.get(color, 0) + int(field_of(group, "weight") or 0)
         tags = dict(field_of(rule, "tags") or {})
@@ -94,25 +110,29 @@ class AwsLiveReader:
             weights = {**weights, stable: weights.get(stable, 0) + mirrored} if stable in COLORS else {}
         return LiveRouter(True, _weights(weights), tags, where=where)
 
-    def _listener(self, port: int) -> str | None:
+    async def _listener(self, port: int) -> str | None:
+        """The shared ALB's listener on `port`, looked up once per run for all the services that need it."""
         if port not in self._shared_listener:
-            balancer = read(aws.lb.get_load_balancer, tags={"cutover:stack": self.stack_id, "cutover:shared": "true"})
-            listener = read(aws.lb.get_listener, load_balancer_arn=field_of(balancer, "arn"), port=port) if balancer else None
-            self._shared_listener[port] = field_of(listener, "arn") if listener else None
-        return self._shared_listener[port]
+            self._shared_listener[port] = asyncio.ensure_future(self._find_listener(port))
+        return await self._shared_listener[port]
+
+    async def _find_listener(self, port: int) -> str | None:
+        balancer = await read(aws.lb.get_load_balancer, tags={"cutover:stack": self.stack_id, "cutover:shared": "true"})
+        listener = await read(aws.lb.get_listener, load_balancer_arn=field_of(balancer, "arn"), port=port) if balancer else None
+        return field_of(listener, "arn") if listener else None
 
     @staticmethod
-    def _color_of_target_group(arn: str | None) -> str | None:
-        group = read(aws.lb.get_target_group, arn=arn) if arn else None
+    async def _color_of_target_group(arn: str | None) -> str | None:
+        group = await read(aws.lb.get_target_group, arn=arn) if arn else None
         return (field_of(group, "tags") or {}).get("cutover:color") if group else None
 
-    def _route53(self, name: str, endpoints: Mapping[str, Any], zone_id: str | None, record_name: str | None) -> LiveRouter:
+    async def _route53(self, name: str, endpoints: Mapping[str, Any], zone_id: str | None, record_name: str | None) -> LiveRouter:
         parameter_name = endpoints.get("decisionParameter") or self.decision_parameter(name)
-        parameter = read(aws.ssm.get_parameter, name=parameter_name)
+        parameter = await read(aws.ssm.get_parameter, name=parameter_name)
         weights = None
         if zone_id and record_name:
             pattern = f"^{re.escape(record_name.rstrip('.'))}\\.?$"
-            records = read(aws.route53.get_records, zone_id=zone_id, name_regex=pattern)
+            records = await read(aws.route53.get_records, zone_id=zone_id, name_regex=pattern)
             by_color = {field_of(r, "set_identifier", "setIdentifier"): field_of(r, "weight")
                         for r in (field_of(records, "resource_record_sets", "resourceRecordSets") or [])} if records else {}
             weights = _weights({c: int(by_color[c] or 0) for c in COLORS if c in by_color})
@@ -126,18 +146,18 @@ class AwsLiveReader:
 
     # --- workloads ----------------------------------------------------------------------------
 
-    def _colors(self, name: str, endpoints: Mapping[str, Any]) -> dict[str, ColorWorkload]:
+    async def _colors(self, name: str, endpoints: Mapping[str, Any]) -> dict[str, ColorWorkload]:
         cluster = endpoints.get("cluster")
         colors = {}
         for color, service_name in (endpoints.get("ecsServices") or {}).items():
             if not cluster or not service_name:
                 continue
-            description = read(aws.ecs.get_service, cluster_arn=cluster, service_name=service_name)
+            description = await read(aws.ecs.get_service, cluster_arn=cluster, service_name=service_name)
             if description is None:
                 colors[color] = ColorWorkload(False)
                 continue
             task_definition = field_of(description, "task_definition", "taskDefinition")
-            container = read(aws.ecs.get_container_definition, task_definition=task_definition, container_name=name)
+            container = await read(aws.ecs.get_container_definition, task_definition=task_definition, container_name=name)
             colors[color] = ecs_workload(description, field_of(container, "image") if container else None)
         return colors
 

@@ -10,11 +10,11 @@ README, "How a rollout moves").
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.runtime.sync_await import _sync_await
 
 from components.applied import field_of
 from components.kubernetes.manifest import (
@@ -36,24 +36,24 @@ class ReadFailed(Exception):
 
 
 class KubernetesLiveReader:
-    def observe(self, name: str, endpoints: Mapping[str, Any]) -> LiveService:
+    async def observe(self, name: str, endpoints: Mapping[str, Any]) -> LiveService:
         namespace = endpoints.get("namespace")
         objects = endpoints.get("routerObjects") or {}
         if not namespace or not objects:
             return LiveService.unread()
         router = endpoints.get("router")
         if router == "gateway":
-            found = self._gateway(name, namespace, objects)
+            found = await self._gateway(name, namespace, objects)
         elif router == "nginx":
-            found = self._nginx(name, namespace, objects)
+            found = await self._nginx(name, namespace, objects)
         else:
-            found = self._switch(name, namespace, objects)
-        colors = {color: self._deployment(name, color, namespace, deployment)
+            found = await self._switch(name, namespace, objects)
+        colors = {color: await self._deployment(name, color, namespace, deployment)
                   for color, deployment in (endpoints.get("deployments") or {}).items() if deployment}
-        return LiveService(found, colors, self._migrations(name, endpoints.get("migrations")))
+        return LiveService(found, colors, await self._migrations(name, endpoints.get("migrations")))
 
     @staticmethod
-    def _migrations(name: str, records: Any) -> dict[str, dict[str, Any]]:
+    async def _migrations(name: str, records: Any) -> dict[str, dict[str, Any]]:
         """The outcome of each migration Job whose record has none yet (the run that created it skipped the Job's
         await: `pulumi.com/skipAwait`). A record with an outcome is not read again: it never changes, and the Job
         may be gone by then. A Job that has not finished reads as nothing (the expand verdict holds)."""
@@ -62,17 +62,17 @@ class KubernetesLiveReader:
             if not isinstance(record, Mapping) or record.get("status") is not None or not record.get("job"):
                 continue
             namespace, _, job = str(record["job"]).partition("/")
-            found = _get(k8s.batch.v1.Job.get, f"{name}-live-{phase}-job", namespace, job, ("status",))
+            found = await _get(k8s.batch.v1.Job.get, f"{name}-live-{phase}-job", namespace, job, ("status",))
             outcome = job_outcome(found["status"])
             if outcome is not None:
                 outcomes[phase] = outcome
         return outcomes
 
-    def _gateway(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+    async def _gateway(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
         """The weights of an HTTPRoute are its spec: what the Gateway does with them is in its status. A route
         the Gateway refused (or whose backendRefs it cannot resolve) still "applies" any weights written to
         it, so a refusal is reported as the router's problem: the run holds (components/rollout/trust.py)."""
-        route = _get(_http_route, f"{name}-live-route", namespace, objects.get("httpRoute"), ("metadata", "spec", "status"))
+        route = await _get(_http_route, f"{name}-live-route", namespace, objects.get("httpRoute"), ("metadata", "spec", "status"))
         color_by_service = {service: color for color, service in (objects.get("colorServices") or {}).items()}
         weights = _weights(backend_ref_weights(route["spec"], color_by_service))
         where = f"HTTPRoute {namespace}/{objects.get('httpRoute')}"
@@ -80,21 +80,21 @@ class KubernetesLiveReader:
         problem = f"its Gateway does not serve its spec: {refusal}" if refusal else None
         return LiveRouter(True, weights, _annotations(route["metadata"]), problem=problem, where=where)
 
-    def _switch(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
-        service = _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, objects.get("stableService"), ("metadata", "spec"))
+    async def _switch(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+        service = await _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, objects.get("stableService"), ("metadata", "spec"))
         weights = _weights(weights_from_colors([(selected_color(service["spec"]), 100)]))
         return LiveRouter(True, weights, _annotations(service["metadata"]), where=f"Service {namespace}/{objects.get('stableService')}")
 
-    def _nginx(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
+    async def _nginx(self, name: str, namespace: str, objects: Mapping[str, Any]) -> LiveRouter:
         ingresses = objects.get("ingresses") or {}
         services = objects.get("services") or {}
-        stable = _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, services.get("stable"), ("spec",))
+        stable = await _get(k8s.core.v1.Service.get, f"{name}-live-stable", namespace, services.get("stable"), ("spec",))
         shares = [(selected_color(stable["spec"]), 100)]
-        main = _get(k8s.networking.v1.Ingress.get, f"{name}-live-main", namespace, ingresses.get("main"), ("metadata",))
+        main = await _get(k8s.networking.v1.Ingress.get, f"{name}-live-main", namespace, ingresses.get("main"), ("metadata",))
         record, where = _annotations(main["metadata"]), f"Ingress {namespace}/{ingresses.get('main')}"
         if ingresses.get("canary") and services.get("candidate"):
-            canary = _get(k8s.networking.v1.Ingress.get, f"{name}-live-canary", namespace, ingresses["canary"], ("metadata",))
-            candidate = _get(k8s.core.v1.Service.get, f"{name}-live-candidate", namespace, services["candidate"], ("spec",))
+            canary = await _get(k8s.networking.v1.Ingress.get, f"{name}-live-canary", namespace, ingresses["canary"], ("metadata",))
+            candidate = await _get(k8s.core.v1.Service.get, f"{name}-live-candidate", namespace, services["candidate"], ("spec",))
             annotations = _annotations(canary["metadata"])
             if annotations.get(CANARY_ANNOTATION) == "true":
                 weight = canary_weight(annotations)
@@ -103,8 +103,8 @@ class KubernetesLiveReader:
         return LiveRouter(True, _weights(weights_from_colors(shares)), record, where=where)
 
     @staticmethod
-    def _deployment(name: str, color: str, namespace: str, deployment: str) -> ColorWorkload:
-        found = _get(k8s.apps.v1.Deployment.get, f"{name}-live-{color}", namespace, deployment, ("metadata", "spec", "status"))
+    async def _deployment(name: str, color: str, namespace: str, deployment: str) -> ColorWorkload:
+        found = await _get(k8s.apps.v1.Deployment.get, f"{name}-live-{color}", namespace, deployment, ("metadata", "spec", "status"))
         return deployment_workload(found["spec"], found["status"], found["metadata"])
 
 
@@ -121,15 +121,17 @@ def _http_route(resource_name: str, object_id: str) -> pulumi.CustomResource:
     )
 
 
-def _get(get, resource_name: str, namespace: str, object_name: str | None, fields: tuple[str, ...]) -> dict[str, Any]:
-    """Read one object's fields as plain values, before anything is registered."""
+async def _get(get, resource_name: str, namespace: str, object_name: str | None, fields: tuple[str, ...]) -> dict[str, Any]:
+    """Read one object's fields as plain values, before anything is registered. The reads of every service are
+    in flight together and the program waits for all of them once (`read_live`)."""
     if not object_name:
         raise ReadFailed(f"{resource_name}: the previous outputs do not name the object")
     resource = get(resource_name, f"{namespace}/{object_name}")
-    try:
-        return {f: _sync_await(getattr(resource, f).future()) for f in fields}
-    except Exception as err:  # noqa: BLE001 - the read failed; the update is already failing in the engine
-        raise ReadFailed(f"{namespace}/{object_name} could not be read: {err}") from None
+    values = await asyncio.gather(*(getattr(resource, f).future() for f in fields), return_exceptions=True)
+    failed = next((v for v in values if isinstance(v, Exception)), None)
+    if failed is not None:  # the read failed; the update is already failing in the engine
+        raise ReadFailed(f"{namespace}/{object_name} could not be read: {failed}")
+    return dict(zip(fields, values))
 
 
 def _annotations(metadata: Any) -> dict[str, str]:
