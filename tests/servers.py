@@ -259,6 +259,19 @@ def prometheus_scraping(text: Callable[[], str], workdir: Path, ready_query: str
             stop()
 
 
+@contextlib.contextmanager
+def scraped_prometheus(text: Callable[[], str], workdir: Path, ready_query: str) -> Iterator[str]:
+    """`prometheus_scraping` for a test: without the binary the test fails (never skips) with how to install it."""
+    import pytest  # only tests call this; the servers above serve benchmarks too
+
+    try:
+        prometheus_binary()
+    except ServerDidNotStart:
+        pytest.fail(PROMETHEUS_MISSING, pytrace=False)
+    with prometheus_scraping(text, workdir, ready_query) as url:
+        yield url
+
+
 _REFUSING: socket.socket | None = None
 
 

@@ -20,16 +20,7 @@ from components.gates.prometheus_reader import PrometheusEvidenceReader
 from components.gates.reader import EvidenceRequest
 from components.gates.verdict import Thresholds
 from tests.gates.conftest import returns_within
-from tests.servers import (
-    PROMETHEUS_MISSING,
-    ServerDidNotStart,
-    _QuietHandler,
-    closed_port_url,
-    hanging_server,
-    http_server,
-    prometheus_binary,
-    prometheus_scraping,
-)
+from tests.servers import _QuietHandler, closed_port_url, hanging_server, http_server, scraped_prometheus
 
 SELECTOR = 'service="{{service}}",version="{{version}}",color="{{color}}"'
 # Plain sums of counters (not rate()) so the queries answer after a single scrape.
@@ -56,11 +47,7 @@ def exposition() -> str:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus (Debian package `prometheus`) that has scraped the exporter at least once."""
-    try:
-        prometheus_binary()
-    except ServerDidNotStart:
-        pytest.fail(PROMETHEUS_MISSING, pytrace=False)
-    with prometheus_scraping(exposition, Path(tmp_path_factory.mktemp("prometheus")), 'http_requests_total{version="2"}') as url:
+    with scraped_prometheus(exposition, Path(tmp_path_factory.mktemp("prometheus")), 'http_requests_total{version="2"}') as url:
         yield url
 
 

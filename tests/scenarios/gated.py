@@ -15,7 +15,7 @@ from rehearsal.moto_backend import MotoAws, MotoBackedMocks
 from rehearsal.scenario import Stack
 from rehearsal.traffic import inside_first_counted_minute, put_candidate_traffic, set_alarm
 from tests.builders import aws_config, kubernetes_config, kubernetes_service, service
-from tests.servers import PROMETHEUS_MISSING, ServerDidNotStart, prometheus_binary, prometheus_scraping
+from tests.servers import scraped_prometheus
 
 ANALYSIS = {"maxErrorRate": 0.05, "maxLatencyMs": 800, "minRequests": 100, "alarms": ["web-5xx"], "maxInconclusiveRuns": 3}
 
@@ -80,11 +80,7 @@ def exposition() -> str:
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Prometheus (Debian package `prometheus`) that has scraped the exporter of `SERVED` once."""
-    try:
-        prometheus_binary()
-    except ServerDidNotStart:
-        pytest.fail(PROMETHEUS_MISSING, pytrace=False)
-    with prometheus_scraping(exposition, Path(tmp_path_factory.mktemp("prometheus")), 'http_requests_total{service="api"}') as url:
+    with scraped_prometheus(exposition, Path(tmp_path_factory.mktemp("prometheus")), 'http_requests_total{service="api"}') as url:
         yield url
 
 
